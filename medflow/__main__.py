@@ -1,0 +1,3 @@
+from medflow.cli import main
+
+main()

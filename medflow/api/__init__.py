@@ -1,0 +1,1 @@
+"""HTTP surfaces: the MLflow REST API (api/mlflow) and MedFlow's own API."""

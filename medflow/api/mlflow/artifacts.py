@@ -1,0 +1,2 @@
+"""artifacts endpoints (being written)."""
+ROUTES = []

@@ -1,0 +1,2 @@
+"""logged_models endpoints (being written)."""
+ROUTES = []

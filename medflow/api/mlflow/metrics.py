@@ -1,0 +1,2 @@
+"""metrics endpoints (being written)."""
+ROUTES = []

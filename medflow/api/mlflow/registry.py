@@ -1,0 +1,2 @@
+"""registry endpoints (being written)."""
+ROUTES = []

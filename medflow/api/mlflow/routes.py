@@ -1,0 +1,19 @@
+"""The complete MLflow route table, in one list a reader can scan.
+
+Every path is served under /api and /ajax-api (the MLflow web UI uses the latter).
+"""
+from medflow.api.mlflow import (artifacts, experiments, logged_models, metrics, registry, runs,
+                                server_info)
+
+API_PREFIXES = ("/api", "/ajax-api")
+
+ROUTES = [
+    *experiments.ROUTES,
+    *runs.ROUTES,
+    *metrics.ROUTES,
+    *logged_models.ROUTES,
+    *registry.ROUTES,
+    *artifacts.ROUTES,
+    *server_info.ROUTES,
+]
+TOP_LEVEL_ROUTES = server_info.TOP_LEVEL_ROUTES

@@ -1,0 +1,2 @@
+"""runs endpoints (being written)."""
+ROUTES = []

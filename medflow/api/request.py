@@ -1,0 +1,196 @@
+"""Reading MLflow request fields: JSON bodies for POST/PATCH/DELETE, query strings for GET.
+
+Every accessor validates type and presence and raises INVALID_PARAMETER_VALUE with the
+field name, so endpoint code reads like the protobuf definition it implements.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.requests import Request
+
+from medflow.errors import BAD_REQUEST, MedflowError
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_JSON_TYPES = ("application/json",)
+
+
+def _type_error(name: str, value: Any, expected: str) -> MedflowError:
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40] + "...")
+    return MedflowError.invalid(
+        f"Invalid value {shown} for parameter '{name}' supplied: expected {expected}, "
+        f"got {type(value).__name__}.")
+
+
+class ApiRequest:
+    """The fields of one API call, whatever the HTTP method carried them in."""
+
+    def __init__(self, fields: dict[str, Any], *, from_query: bool = False,
+                 path_params: dict[str, str] | None = None, client_addr: str = "",
+                 headers: dict[str, str] | None = None):
+        self.fields = fields
+        self.from_query = from_query  # query values are strings and may repeat
+        self.path_params = path_params or {}
+        self.client_addr = client_addr
+        self.headers = headers or {}
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    async def from_http(cls, request: Request, max_bytes: int) -> "ApiRequest":
+        common = {"path_params": dict(request.path_params),
+                  "client_addr": request.client.host if request.client else "",
+                  "headers": {k.lower(): v for k, v in request.headers.items()}}
+        if request.method == "GET":
+            fields: dict[str, Any] = {}
+            for key, value in request.query_params.multi_items():
+                fields.setdefault(key, []).append(value)
+            return cls(fields, from_query=True, **common)
+        body = await _read_limited(request, max_bytes)
+        if not body.strip():
+            return cls({}, **common)
+        content_type = request.headers.get("content-type", "")
+        if not content_type:
+            raise MedflowError.invalid("Bad Request. Content-Type header is missing; "
+                                       "send Content-Type: application/json.")
+        if content_type.split(";")[0].strip().lower() not in _JSON_TYPES:
+            raise MedflowError.invalid(f"Bad Request. Content-Type must be one of {list(_JSON_TYPES)}.")
+        return cls(parse_json_body(body), **common)
+
+    # --- accessors ----------------------------------------------------------------------
+    def has(self, name: str) -> bool:
+        return self.fields.get(name) not in (None, [], "")
+
+    def raw(self, name: str) -> Any:
+        value = self.fields.get(name)
+        if self.from_query and isinstance(value, list):
+            return value[0] if value else None
+        return value
+
+    def str(self, name: str, *, required: bool = False, default: str | None = None) -> str | None:
+        value = self.raw(name)
+        if value is None or value == "":
+            if required:
+                raise MedflowError.missing(name)
+            return default
+        if not isinstance(value, str):
+            raise _type_error(name, value, "a string")
+        return value
+
+    def int64(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
+        value = self.raw(name)
+        if value is None or value == "":
+            if required:
+                raise MedflowError.missing(name)
+            return default
+        if isinstance(value, bool):
+            raise _type_error(name, value, "an integer")
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise _type_error(name, value, "an integer") from None
+        elif isinstance(value, float):
+            if not value.is_integer():
+                raise _type_error(name, value, "an integer")
+            value = int(value)
+        elif not isinstance(value, int):
+            raise _type_error(name, value, "an integer")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise MedflowError.invalid(
+                f"Invalid value for parameter '{name}': {value} does not fit a 64-bit integer.")
+        return value
+
+    def double(self, name: str, *, required: bool = False) -> float | None:
+        value = self.raw(name)
+        if value is None:
+            if required:
+                raise MedflowError.missing(name)
+            return None
+        return parse_double(name, value)
+
+    def bool(self, name: str, *, default: bool = False) -> bool:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise _type_error(name, value, "true or false")
+
+    def list(self, name: str) -> list:
+        value = self.fields.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise _type_error(name, value, "a list")
+        return value
+
+    def str_list(self, name: str) -> list[str]:
+        values = self.list(name)
+        for value in values:
+            if not isinstance(value, str):
+                raise _type_error(name, value, "a list of strings")
+        return values
+
+    def obj_list(self, name: str) -> list[dict]:
+        values = self.list(name)
+        for value in values:
+            if not isinstance(value, dict):
+                raise _type_error(name, value, "a list of objects")
+        return values
+
+
+def parse_double(name: str, value: Any) -> float:
+    """MLflow metric values: JSON numbers, or the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, bool):
+        raise _type_error(name, value, "a number")
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str) and value.strip() in ("NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"):
+        result = float(value.strip().replace("Infinity", "inf"))
+    elif isinstance(value, str):
+        try:
+            result = float(value)
+        except ValueError:
+            raise _type_error(name, value, "a number") from None
+    else:
+        raise _type_error(name, value, "a number")
+    if isinstance(value, int) and not math.isfinite(result):
+        raise MedflowError.invalid(f"Invalid value for parameter '{name}': too large for a double.")
+    return result
+
+
+def parse_json_body(body: bytes) -> dict:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MedflowError(BAD_REQUEST, "Request body is not valid UTF-8; send UTF-8 encoded JSON.") from None
+    try:
+        parsed = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise MedflowError(BAD_REQUEST, f"Request body is not valid JSON{where}; send a JSON object.") from None
+    if not isinstance(parsed, dict):
+        raise MedflowError(BAD_REQUEST, "Request body must be a JSON object.")
+    return parsed
+
+
+async def _read_limited(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise MedflowError.invalid(_too_large(max_bytes))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise MedflowError.invalid(_too_large(max_bytes))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> str:
+    return (f"Request body exceeds {max_bytes} bytes; split the request "
+            "(e.g. several log-batch calls) or raise MEDFLOW_MAX_REQUEST_BYTES.")

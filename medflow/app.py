@@ -1,0 +1,53 @@
+"""create_app(settings): the whole wiring of the MedFlow server on one screen."""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Route
+
+from medflow.api.endpoint import json_response
+from medflow.api.mlflow.routes import API_PREFIXES, ROUTES, TOP_LEVEL_ROUTES
+from medflow.config import Settings
+from medflow.services import Services
+from medflow.store import migrations
+
+log = logging.getLogger("medflow")
+
+
+def _starlette_routes() -> list[Route]:
+    routes = [Route(e.path, e.asgi_handler(), methods=[e.method]) for e in TOP_LEVEL_ROUTES]
+    for prefix in API_PREFIXES:
+        routes += [Route(prefix + e.path, e.asgi_handler(), methods=[e.method]) for e in ROUTES]
+    return routes
+
+
+async def _not_found(request: Request, exc: HTTPException):
+    # No error_code: like MLflow, an unknown path is not an API error of a known endpoint.
+    if exc.status_code == 405:
+        return json_response({"message": f"Method {request.method} is not allowed on {request.url.path}."}, 405)
+    return json_response({"message": f"No endpoint {request.method} {request.url.path}. "
+                                     "See docs/reference/mlflow-api.md for the supported endpoints."},
+                         exc.status_code)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """The ASGI app. Opens the database (creating a fresh one) and the artifact store at start-up."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        nonlocal services
+        if services is None:
+            services = Services.from_settings(settings)
+            migrations.prepare_for_serving(services.db)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.close()
+
+    return Starlette(routes=_starlette_routes(), lifespan=lifespan,
+                     exception_handlers={404: _not_found, 405: _not_found})

@@ -1,0 +1,3 @@
+class MetricService:
+    def __init__(self, services):
+        self.db = services.db

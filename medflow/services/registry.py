@@ -1,0 +1,3 @@
+class RegistryService:
+    def __init__(self, services):
+        self.db = services.db

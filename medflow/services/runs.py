@@ -1,0 +1,3 @@
+class RunService:
+    def __init__(self, services):
+        self.db = services.db
