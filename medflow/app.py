@@ -7,10 +7,13 @@ import logging
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from medflow.auth.middleware import AuthenticationMiddleware
+
 from medflow.api.endpoint import json_response
-from medflow.api.mlflow.routes import API_PREFIXES, ROUTES, TOP_LEVEL_ROUTES
+from medflow.api.mlflow.routes import API_PREFIXES, MEDFLOW_ROUTES, ROUTES, TOP_LEVEL_ROUTES
 from medflow.config import Settings
 from medflow.services import Services
 from medflow.store import migrations
@@ -22,6 +25,7 @@ def _starlette_routes() -> list[Route]:
     routes = [Route(e.path, e.asgi_handler(), methods=[e.method]) for e in TOP_LEVEL_ROUTES]
     for prefix in API_PREFIXES:
         routes += [Route(prefix + e.path, e.asgi_handler(), methods=[e.method]) for e in ROUTES]
+    routes += [Route("/api" + e.path, e.asgi_handler(), methods=[e.method]) for e in MEDFLOW_ROUTES]
     return routes
 
 
@@ -44,10 +48,16 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             services = Services.from_settings(settings)
             migrations.prepare_for_serving(services.db)
         app.state.services = services
+        services.start()
+        if not settings.auth_enabled:
+            log.warning("authentication is OFF (MEDFLOW_AUTH_ENABLED=false): every request is anonymous")
+        if services.audit_trail is None:
+            log.warning("the audit trail is OFF (MEDFLOW_AUDIT_ENABLED=false): for benchmarks only")
         try:
             yield
         finally:
             services.close()
 
-    return Starlette(routes=_starlette_routes(), lifespan=lifespan,
+    middleware = [Middleware(AuthenticationMiddleware)] if settings.auth_enabled else []
+    return Starlette(routes=_starlette_routes(), lifespan=lifespan, middleware=middleware,
                      exception_handlers={404: _not_found, 405: _not_found})

@@ -15,6 +15,16 @@ from tests import servers
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_configure(config):
+    """Every test server runs with authentication on; clients get the test admin's credentials
+    from the environment, as a user of the official client would (see tests/servers.py)."""
+    import tempfile
+    from pathlib import Path
+
+    netrc = Path(tempfile.mkdtemp(prefix="medflow-tests-")) / "netrc"
+    os.environ.update(servers.client_credentials_env(netrc))
+
+
 def postgres_admin() -> servers.PostgresAdmin:
     """The local PostgreSQL, or skip (fail under MEDFLOW_REQUIRE_POSTGRES=1) the calling test."""
     try:

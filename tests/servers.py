@@ -148,7 +148,9 @@ def start_server(data_dir: Path, backend: str, db_url: str, artifacts_destinatio
     data_dir.mkdir(parents=True, exist_ok=True)
     artifacts_destination = artifacts_destination or str(data_dir / "artifacts")
     port = free_port()
-    env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", **(env or {})}
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", **FAST_ARGON2, **(env or {})}
+    if SERVER_IMPL == "medflow" and env.get("MEDFLOW_AUTH_ENABLED", "true") != "false":
+        create_admin(db_url)
     if SERVER_IMPL == "mlflow" and "MEDFLOW_S3_ENDPOINT_URL" in env:
         env["MLFLOW_S3_ENDPOINT_URL"] = env["MEDFLOW_S3_ENDPOINT_URL"]
     process = Process(f"{SERVER_IMPL} server ({backend})",
@@ -157,6 +159,41 @@ def start_server(data_dir: Path, backend: str, db_url: str, artifacts_destinatio
     url = f"http://{LOCALHOST}:{port}"
     process.wait_http(url + "/health", timeout)
     return Server(url, backend, data_dir, db_url, process.log_path, artifacts_destination, process)
+
+
+# Authentication is on, as in production: every test server gets this admin account, and the
+# clients find it in MLFLOW_TRACKING_USERNAME/PASSWORD (and a netrc file for raw `requests`
+# calls), set for the whole session by tests/conftest.py.
+ADMIN_USER, ADMIN_PASSWORD = "test-admin", "Correct-Horse-Battery-Staple-0001"
+# Cheaper password hashing for test servers (the production default costs ~50 ms a login).
+FAST_ARGON2 = {"MEDFLOW_AUTH_ARGON2_TIME_COST": "1", "MEDFLOW_AUTH_ARGON2_MEMORY_KIB": "8192"}
+
+
+def create_admin(db_url: str) -> None:
+    """Create the test admin in a (fresh) database, as `medflow users create-admin` does."""
+    from medflow.auth.config import AuthConfig
+    from medflow.auth.service import AuthServices
+    from medflow.config import Settings
+    from medflow.store import migrations
+    from medflow.store.engine import Database
+
+    settings = Settings.load({k: v for k, v in FAST_ARGON2.items()}, backend_store_uri=db_url)
+    db = Database(db_url)
+    try:
+        migrations.prepare_for_serving(db)
+        accounts = AuthServices(db, AuthConfig.from_settings(settings)).accounts
+        if not any(user["username"] == ADMIN_USER for user in accounts.list_users()):  # replicas share a db
+            accounts.create_admin(ADMIN_USER, ADMIN_PASSWORD, actor="test-setup", display_name="Test Admin")
+    finally:
+        db.dispose()
+
+
+def client_credentials_env(netrc_path: Path) -> dict[str, str]:
+    """What a user of the official client sets: credentials in environment variables only."""
+    netrc_path.write_text(f"machine {LOCALHOST} login {ADMIN_USER} password {ADMIN_PASSWORD}\n")
+    netrc_path.chmod(0o600)
+    return {"MLFLOW_TRACKING_USERNAME": ADMIN_USER, "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD,
+            "NETRC": str(netrc_path)}
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -188,7 +225,7 @@ class PostgresAdmin:
                     conn.execute("SELECT 1")
                 return cls(user)
             except psycopg.Error as e:
-                errors.append(f"{user}: {str(e).strip()}")
+                errors.append(f"{user}: {' '.join(str(e).split())}")
         raise PostgresUnavailable(f"PostgreSQL at {PG_HOST}:{PG_PORT} is not usable "
                                   f"({'; '.join(errors)})")
 

@@ -3,13 +3,13 @@
 Endpoint functions are plain synchronous functions `fn(services, request) -> dict`; they
 run in the thread pool (the database drivers are synchronous). A MedflowError becomes
 MLflow's error body; any other exception becomes INTERNAL_ERROR with a request id — its
-text is logged, never sent (it could contain a patient identifier).
+text is logged, never sent (it could contain a patient identifier). Every request gets an
+audit event (see medflow/audit/trail.py).
 """
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -18,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from medflow.api.request import ApiRequest
-from medflow.errors import INTERNAL_ERROR, MedflowError
+from medflow.audit.context import RequestAudit, request_scope
+from medflow.auth.middleware import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
+from medflow.errors import INTERNAL_ERROR, PERMISSION_DENIED, UNAUTHENTICATED, MedflowError
 
 log = logging.getLogger("medflow.api")
 
@@ -30,14 +32,60 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-def error_response(exc: BaseException) -> Response:
+def error_response(exc: BaseException, request_id: str) -> Response:
     if isinstance(exc, MedflowError):
         return json_response(exc.to_json(), exc.http_status)
-    request_id = uuid.uuid4().hex[:12]
     log.error("internal error (request id %s)", request_id, exc_info=exc)
     return json_response({"error_code": INTERNAL_ERROR,
                           "message": f"Internal error; the server log has details under request id "
                                      f"{request_id}."}, 500)
+
+
+def _action_name(method: str, path: str) -> str:
+    """`POST /2.0/mlflow/runs/log-batch` -> `POST runs/log-batch` (what auditors read)."""
+    tail = path.split("/{", 1)[0]
+    for prefix in ("/2.0/mlflow/", "/3.0/mlflow/", "/2.0/"):
+        if tail.startswith(prefix):
+            tail = tail[len(prefix):]
+            break
+    return f"{method} {tail.strip('/')}"
+
+
+# Request fields that name the resource an event is about, most specific first.
+_RESOURCE_FIELDS = (("run_id", "run"), ("run_uuid", "run"), ("model_id", "logged_model"),
+                    ("experiment_id", "experiment"))
+
+
+def describe_resource(audit: RequestAudit, fields: dict, path_params: dict, path: str) -> None:
+    def first(value):
+        return value[0] if isinstance(value, list) and value else value
+
+    if "artifact_path" in path_params:
+        audit.resource_type, audit.resource_id = "artifact", path_params["artifact_path"]
+        return
+    if "model_id" in path_params:
+        audit.resource_type, audit.resource_id = "logged_model", path_params["model_id"]
+        return
+    if "/registered-models/" in path or "/model-versions/" in path:
+        name, version = first(fields.get("name")), first(fields.get("version"))
+        if isinstance(name, str):
+            if version is not None and "/model-versions/" in path:
+                audit.resource_type, audit.resource_id = "model_version", f"{name}/{version}"
+            else:
+                audit.resource_type, audit.resource_id = "registered_model", name
+            return
+    for field_name, resource_type in _RESOURCE_FIELDS:
+        value = first(fields.get(field_name))
+        if isinstance(value, (str, int)) and value != "":
+            audit.resource_type, audit.resource_id = resource_type, str(value)
+            return
+    if path.endswith("/search") or path.endswith("/list"):
+        audit.resource_type = path.rsplit("/", 2)[-2]
+
+
+def _authorized_call(services, method: str, path: str, fn: EndpointFn, api_request: ApiRequest):
+    services.access.authorize(method, path, api_request.fields, api_request.path_params)
+    return fn(services, api_request)
 
 
 @dataclass(frozen=True)
@@ -46,22 +94,51 @@ class Endpoint:
     method: str
     path: str
     fn: EndpointFn
-    raw: bool = False  # raw endpoints take the Starlette Request (artifact streaming)
+    raw: bool = False      # raw endpoints take the Starlette Request (artifact streaming)
+    audited: bool = True   # health probes are not audited
+
+    @property
+    def action(self) -> str:
+        return _action_name(self.method, self.path)
 
     def asgi_handler(self):
-        fn, raw = self.fn, self.raw
+        fn, raw, audited, action, path, method = (self.fn, self.raw, self.audited, self.action, self.path,
+                                                  self.method)
 
         async def handler(request: Request) -> Response:
             services = request.app.state.services
-            try:
-                if raw:
-                    result = await fn(services, request)
-                else:
-                    api_request = await ApiRequest.from_http(request, services.settings.max_request_bytes)
-                    result = await run_in_threadpool(fn, services, api_request)
-                return result if isinstance(result, Response) else json_response(result)
-            except Exception as exc:  # noqa: BLE001 - the single error boundary
-                return error_response(exc)
+            trail = services.audit_trail if audited else None
+            audit = RequestAudit(action=action, client_addr=request.client.host if request.client else "")
+            principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
+            if principal is not None:
+                audit.actor, audit.actor_id, audit.auth_method = (principal.username, principal.account_id,
+                                                                  principal.auth_method)
+                if principal.break_glass:
+                    audit.details["break_glass"] = True  # emergency access: flagged for review
+            outcome, error_code = "success", None
+            with request_scope(audit):
+                try:
+                    services.access.begin(principal, request.headers.get("x-mlflow-workspace"))
+                    if raw:
+                        fields = dict(request.query_params)
+                        describe_resource(audit, fields, dict(request.path_params), path)
+                        await run_in_threadpool(services.access.authorize, method, path, fields,
+                                                dict(request.path_params))
+                        result = await fn(services, request)
+                    else:
+                        api_request = await ApiRequest.from_http(request, services.settings.max_request_bytes)
+                        describe_resource(audit, api_request.fields, api_request.path_params, path)
+                        result = await run_in_threadpool(_authorized_call, services, method, path, fn, api_request)
+                    response = result if isinstance(result, Response) else json_response(result)
+                except Exception as exc:  # noqa: BLE001 - the single error boundary
+                    code = exc.code if isinstance(exc, MedflowError) else INTERNAL_ERROR
+                    outcome = "denied" if code in (PERMISSION_DENIED, UNAUTHENTICATED) else "error"
+                    error_code = code
+                    response = error_response(exc, audit.request_id)
+            if trail is not None:
+                trail.finish(audit, outcome=outcome, error_code=error_code)
+            response.headers["X-Request-Id"] = audit.request_id
+            return response
 
         handler.__name__ = fn.__name__
         return handler

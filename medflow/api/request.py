@@ -148,7 +148,10 @@ def parse_double(name: str, value: Any) -> float:
     if isinstance(value, bool):
         raise _type_error(name, value, "a number")
     if isinstance(value, (int, float)):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:
+            raise MedflowError.invalid(f"Invalid value for parameter '{name}': too large for a double.") from None
     elif isinstance(value, str) and value.strip() in ("NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"):
         result = float(value.strip().replace("Infinity", "inf"))
     elif isinstance(value, str):

@@ -4,8 +4,11 @@ from __future__ import annotations
 import click
 
 from medflow import __version__
+from medflow.cli.audit import audit
 from medflow.cli.db import db
+from medflow.cli.phi import phi
 from medflow.cli.server import server
+from medflow.cli.users import COMMANDS as ACCOUNT_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,6 +19,10 @@ def cli() -> None:
 
 cli.add_command(server)
 cli.add_command(db)
+cli.add_command(audit)
+cli.add_command(phi)
+for command in ACCOUNT_COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ def server(host, port, data_dir, backend_store_uri, artifacts_destination) -> No
     import uvicorn
 
     from medflow.app import create_app
+    from medflow.auth.bootstrap import bootstrap_admin
     from medflow.services import Services
     from medflow.store import migrations
 
@@ -31,8 +32,16 @@ def server(host, port, data_dir, backend_store_uri, artifacts_destination) -> No
     try:
         services = Services.from_settings(settings)
         migrations.prepare_for_serving(services.db)
+        secret = bootstrap_admin(services.db) if settings.auth_enabled else None
     except MedflowError as exc:
         raise click.ClickException(exc.message) from None
+    if secret:
+        click.echo("No account exists yet. Create the first admin with\n"
+                   "    medflow users create-admin NAME\n"
+                   f"or use this one-time secret: {secret} (valid until the next restart):\n"
+                   f"    curl -X POST http://{settings.host}:{settings.port}/api/medflow/v1/bootstrap "
+                   f"-H 'Content-Type: application/json' -d '{{\"secret\": \"{secret}\", "
+                   "\"username\": \"admin\", \"password\": \"<12+ characters>\"}'")
     click.echo(f"MedFlow listening on http://{settings.host}:{settings.port} "
                f"(store: {services.db.dialect}, artifacts: {settings.artifacts_destination})")
     # One process, one listener: no multi-worker socket sharing, so TCP_NODELAY stays set

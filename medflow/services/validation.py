@@ -45,11 +45,12 @@ def check_key(kind: str, key: str | None) -> str:
         raise MedflowError.invalid(
             f"Invalid value \"{key}\" for parameter 'key' supplied: Names may only contain "
             "alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).")
-    if posixpath.normpath(key) != key or key.startswith("/"):
+    normalized = posixpath.normpath(key)
+    if normalized != key or normalized == "." or normalized.startswith(("..", "/")):
         raise MedflowError.invalid(
             f"Invalid value \"{key}\" for parameter 'key' supplied: Names may be treated as files "
             "in certain cases, and must not resolve to other names when treated as such "
-            f"(this name would resolve to '{posixpath.normpath(key)}').")
+            f"(this name would resolve to '{normalized}').")
     return key
 
 

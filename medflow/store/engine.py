@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -75,6 +75,9 @@ class Database:
         else:
             self._writer = self._reader = create_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # Called with the connection just before every write transaction commits: the audit
+        # trail appends the request's event here, so a change and its event commit together.
+        self.before_commit: list[Callable[[Connection], None]] = []
 
     @property
     def engine(self) -> Engine:
@@ -85,6 +88,8 @@ class Database:
         """One transaction: everything inside commits together or not at all."""
         with self._writer.begin() as conn:
             yield conn
+            for hook in self.before_commit:
+                hook(conn)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

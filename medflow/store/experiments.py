@@ -88,6 +88,11 @@ def set_fields(conn: Connection, experiment_id: int, now: int, **values) -> None
         raise
 
 
+def get_tag(conn: Connection, experiment_id: int, key: str) -> str | None:
+    return conn.execute(select(experiment_tags.c.value).where(
+        experiment_tags.c.experiment_id == experiment_id, experiment_tags.c.key == key)).scalar()
+
+
 def set_tag(conn: Connection, experiment_id: int, key: str, value: str) -> None:
     upsert(conn, experiment_tags, [{"experiment_id": experiment_id, "key": key, "value": value}],
            ["experiment_id", "key"], ["value"])

@@ -11,7 +11,7 @@ Design notes:
 - registered models have a surrogate id so a rename touches one row.
 """
 from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData,
-                        PrimaryKeyConstraint, String, Table, Text, UniqueConstraint)
+                        PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, text)
 
 metadata = MetaData()
 
@@ -82,6 +82,9 @@ metrics = Table(
     Column("dataset_name", String(500), nullable=True),
     Column("dataset_digest", String(36), nullable=True),
     Index("ix_metrics_run_key_step", "run_uuid", "key", "step", "timestamp"),
+    # Logged-model metrics are read by model; partial, so ordinary run metrics pay nothing for it.
+    Index("ix_metrics_model", "model_id", "key", postgresql_where=text("model_id IS NOT NULL"),
+          sqlite_where=text("model_id IS NOT NULL")),
 )
 
 latest_metrics = Table(
@@ -132,6 +135,7 @@ logged_models = Table(
     Column("source_run_id", String(32), nullable=True),
     Index("ix_logged_models_experiment", "experiment_id", "creation_timestamp_ms"),
     Index("ix_logged_models_source_run", "source_run_id", "name"),
+    Index("ix_logged_models_experiment_name", "experiment_id", "name"),
 )
 
 logged_model_params = Table(
@@ -156,6 +160,13 @@ run_outputs = Table(
     Column("model_id", String(64), ForeignKey("logged_models.model_id"), nullable=False),
     Column("step", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_uuid", "model_id", name="pk_run_outputs"),
+)
+
+run_model_inputs = Table(
+    "run_model_inputs", metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("model_id", String(64), nullable=False),  # MLflow links by id, without a foreign key
+    PrimaryKeyConstraint("run_uuid", "model_id", name="pk_run_model_inputs"),
 )
 
 registered_models = Table(
@@ -213,4 +224,39 @@ registered_model_aliases = Table(
     Column("alias", String(255), nullable=False),
     Column("version", Integer, nullable=False),
     PrimaryKeyConstraint("model_pk", "alias", name="pk_registered_model_aliases"),
+)
+
+# --- audit trail (migration 0002) ------------------------------------------------------
+# Append-only: the migration installs triggers that refuse UPDATE and DELETE. `seq` is
+# assigned under a database lock (store/audit.py), so several server processes still
+# produce one gap-free chain ordered by the database.
+audit_events = Table(
+    "audit_events", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_time", BigInteger, nullable=False),       # ms since the epoch, UTC
+    Column("request_id", String(36), nullable=False),
+    Column("actor", String(256), nullable=False),           # username, or "anonymous" / "system"
+    Column("actor_id", Integer, nullable=True),
+    Column("auth_method", String(20), nullable=False),
+    Column("client_addr", String(64), nullable=False),
+    Column("action", String(80), nullable=False),           # kebab-case, e.g. "run-log-batch"
+    Column("resource_type", String(40), nullable=False),
+    Column("resource_id", String(600), nullable=False),
+    Column("outcome", String(10), nullable=False),          # success | denied | error
+    Column("error_code", String(40), nullable=True),
+    Column("details", Text, nullable=False),                # canonical JSON: changes, findings
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_resource", "resource_type", "resource_id", "seq"),
+    Index("ix_audit_actor_time", "actor", "event_time"),
+    Index("ix_audit_time", "event_time"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # chain head covered
+    Column("hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("key_id", String(64), nullable=False),            # SHA-256 of the public key, hex
+    Column("signature", String(128), nullable=False),        # Ed25519 over "seq:hash", hex
 )

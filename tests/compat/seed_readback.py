@@ -25,7 +25,9 @@ def read_back(tracking_uri: str) -> dict:
     run_id = run.info.run_id
     with tempfile.TemporaryDirectory() as dst:
         csv_text = Path(client.download_artifacts(run_id, "confusion_matrix.csv", dst)).read_text()
-    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    # search results may leave out aliases (documented), so each version is read with get
+    versions = [client.get_model_version(MODEL_NAME, mv.version)
+                for mv in client.search_model_versions(f"name = '{MODEL_NAME}'")]
     registered = client.get_registered_model(MODEL_NAME)
     return {
         "run_count": len(runs),

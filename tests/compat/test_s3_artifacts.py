@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+pytestmark = pytest.mark.timeout(300)
+
 BIG_SIZE = 20 * 1024 * 1024
 PREFIX = "medflow/artifacts"
 

@@ -20,8 +20,10 @@ import sys
 
 import pytest
 
-from tests.compat.seed_readback import ALIAS, MODEL_NAME, read_back
+from tests.compat.seed_readback import ALIAS, read_back
 from tests.servers import REPO_ROOT
+
+pytestmark = pytest.mark.timeout(600)  # per test; includes starting the class's server
 
 SEED_DIR = REPO_ROOT.parent / "shared" / "acceptance" / "seed_examples"
 READBACK_SCRIPT = REPO_ROOT / "tests" / "compat" / "seed_readback.py"
@@ -103,8 +105,10 @@ def run_client(python: str, argv: list[str], server, cwd, name: str, explain=Non
         problem = f"timed out after {SCRIPT_TIMEOUT}s"
     (cwd / f"{name}.log").write_text(out)
     if problem:
-        pytest.fail(f"{explain(out) if explain else ''}{name} {problem} (client {python}, server {server.url}, {server.backend})\n"
-                    f"--- client output (tail) ---\n{tail(out, 60)}\n"
+        pytest.fail(f"{explain(out) if explain else ''}{name} {problem} "
+                    f"(client {python}, server {server.url}, {server.backend})\n"
+                    f"--- client output (tail; all of it in {cwd / (name + '.log')}) ---\n"
+                    f"{tail(out, 60)}\n"
                     f"--- server log {server.log_path} (tail) ---\n{server.log_tail(30)}",
                     pytrace=False)
     return out
@@ -131,9 +135,8 @@ class SeedScenario:
         """Names of the steps that passed, for the steps that need them."""
         return {}
 
-    def run_seed(self, script: str, server, tmp_path, seed_dir, args=()) -> str:
-        python = CLIENT_PYTHONS[self.client]
-        return run_client(python, [str(seed_dir / script), *args], server, tmp_path,
+    def run_seed(self, script: str, server, tmp_path, seed_dir) -> str:
+        return run_client(CLIENT_PYTHONS[self.client], [str(seed_dir / script)], server, tmp_path,
                           f"{self.client}-{script}")
 
     def needs(self, done, *steps):
@@ -244,8 +247,8 @@ def mismatches(output: str) -> str:
     for line in output.splitlines():
         if line.startswith("{") and '"ok": false' in line:
             case = json.loads(line)
-            cases.append(f"  {case['case']}: expected {case['expected']}, observed {case['observed']}"
-                         f" {case['detail']!s:.200}")
+            cases.append(f"  {case['case']}: expected {case['expected']}, observed "
+                         f"{case['observed']} {case['detail']!s:.120}")
     return ("e_errors cases that did not match:\n" + "\n".join(cases) + "\n") if cases else ""
 
 

@@ -2,6 +2,8 @@
 
 Every path is served under /api and /ajax-api (the MLflow web UI uses the latter).
 """
+from medflow.api.v1 import audit as audit_v1
+from medflow.api.v1 import routes as v1_routes
 from medflow.api.mlflow import (artifacts, experiments, logged_models, metrics, registry, runs,
                                 server_info)
 
@@ -15,5 +17,12 @@ ROUTES = [
     *registry.ROUTES,
     *artifacts.ROUTES,
     *server_info.ROUTES,
+    *v1_routes.MLFLOW_WORKSPACE_ROUTES,
 ]
 TOP_LEVEL_ROUTES = server_info.TOP_LEVEL_ROUTES
+
+# MedFlow's own API, under /api only (/api/medflow/v1/...).
+MEDFLOW_ROUTES = [
+    *audit_v1.ROUTES,
+    *v1_routes.ROUTES,
+]

@@ -23,5 +23,5 @@ async def version(services, request):
 
 
 ROUTES = [Endpoint("GET", "/3.0/mlflow/server-info", get_server_info)]
-TOP_LEVEL_ROUTES = [Endpoint("GET", "/health", health, raw=True),
-                    Endpoint("GET", "/version", version, raw=True)]
+TOP_LEVEL_ROUTES = [Endpoint("GET", "/health", health, raw=True, audited=False),
+                    Endpoint("GET", "/version", version, raw=True, audited=False)]

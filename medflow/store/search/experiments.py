@@ -18,11 +18,11 @@ _VIEW = {"ACTIVE_ONLY": ("active",), "DELETED_ONLY": ("deleted",), "ALL": ("acti
 
 
 def search(conn: Connection, *, filter_string: str | None, order_by: list[str], view_type: str,
-           max_results: int, page_token: str | None, workspace: str = "default") -> tuple[list[dict], str | None]:
+           max_results: int, page_token: str | None, visible) -> tuple[list[dict], str | None]:
+    """`visible`: the WHERE clause of what the caller may see (workspace and grants)."""
     if view_type not in _VIEW:
         raise MedflowError.invalid(f"Invalid view_type '{view_type}': use ACTIVE_ONLY, DELETED_ONLY or ALL.")
-    query = select(experiments).where(experiments.c.workspace == workspace,
-                                      experiments.c.lifecycle_stage.in_(_VIEW[view_type]))
+    query = select(experiments).where(visible, experiments.c.lifecycle_stage.in_(_VIEW[view_type]))
     for cond in parse_filter(filter_string, valid_entities={"attribute", "tag"}):
         if cond.entity == "tag":
             query = query.where(exists().where(and_(

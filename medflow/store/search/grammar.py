@@ -26,7 +26,7 @@ _TOKEN = re.compile(r"""
     \s*(?:
       (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
     | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))(?![\w.])
-    | (?P<op><=|>=|!=|<>|=|<|>)
+    | (?P<op>[<>=!]+)  # a run, so '>>>' is reported as one bad comparator
     | (?P<lparen>\()
     | (?P<rparen>\))
     | (?P<comma>,)
@@ -127,7 +127,7 @@ def parse_filter(filter_string: str | None, *, valid_entities: set[str],
         i += 1
         expect(i < len(tokens), f"'{key}' has no comparator")
         kind, comparator = tokens[i]
-        if kind == "op":
+        if kind == "op" and comparator in ("=", "!=", "<>", "<", "<=", ">", ">="):
             comparator = "!=" if comparator == "<>" else comparator
         elif kind == "kw" and comparator in ("LIKE", "ILIKE", "IN", "NOT IN", "IS", "IS NOT"):
             pass

@@ -49,6 +49,8 @@ def upgrade() -> None:
     sa.Column('dataset_digest', sa.String(length=36), nullable=True)
     )
     op.create_index('ix_metrics_run_key_step', 'metrics', ['run_uuid', 'key', 'step', 'timestamp'], unique=False)
+    op.create_index('ix_metrics_model', 'metrics', ['model_id', 'key'], unique=False,
+                    postgresql_where=sa.text('model_id IS NOT NULL'), sqlite_where=sa.text('model_id IS NOT NULL'))
     op.create_table('model_version_tags',
     sa.Column('model_pk', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -103,6 +105,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_logged_models_experiment', 'logged_models', ['experiment_id', 'creation_timestamp_ms'], unique=False)
     op.create_index('ix_logged_models_source_run', 'logged_models', ['source_run_id', 'name'], unique=False)
+    op.create_index('ix_logged_models_experiment_name', 'logged_models', ['experiment_id', 'name'], unique=False)
     op.create_table('model_versions',
     sa.Column('model_pk', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -198,6 +201,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('run_uuid', 'key', name='pk_tags')
     )
     op.create_index('ix_tags_key', 'tags', ['key', 'run_uuid'], unique=False)
+    op.create_table('run_model_inputs',
+    sa.Column('run_uuid', sa.String(length=32), nullable=False),
+    sa.Column('model_id', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['run_uuid'], ['runs.run_uuid'], ),
+    sa.PrimaryKeyConstraint('run_uuid', 'model_id', name='pk_run_model_inputs')
+    )
     now = int(time.time() * 1000)
     experiments = sa.table("experiments", sa.column("experiment_id"), sa.column("workspace"),
                            sa.column("name"), sa.column("artifact_location"),
@@ -229,6 +238,7 @@ def downgrade() -> None:
     op.drop_table('logged_models')
     op.drop_table('experiment_tags')
     op.drop_table('datasets')
+    op.drop_table('run_model_inputs')
     op.drop_table('registered_models')
     op.drop_table('model_version_tags')
     op.drop_index('ix_metrics_run_key_step', table_name='metrics')

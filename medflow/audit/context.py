@@ -1,0 +1,74 @@
+"""What the current request is, for the audit trail: set by the API layer, read at commit.
+
+Services and stores add detail without knowing about HTTP: note_change() records the old
+and new value of a field they change (Part 11: a change must not obscure what was there),
+note_resource() names the resource when only the service knows it (e.g. a new run's id).
+"""
+from __future__ import annotations
+
+import contextlib
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Iterator
+
+
+@dataclass
+class RequestAudit:
+    action: str
+    resource_type: str = "server"
+    resource_id: str = "-"
+    actor: str = "anonymous"
+    actor_id: int | None = None
+    auth_method: str = "none"
+    client_addr: str = ""
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    changes: list[dict] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    committed_changes: int = -1  # how many changes a committed event already carries
+
+    def event(self, *, outcome: str, error_code: str | None, now_ms: int) -> dict:
+        details = dict(self.details)
+        if self.changes:
+            details["changes"] = list(self.changes)
+        return {"event_time": now_ms, "request_id": self.request_id, "actor": self.actor,
+                "actor_id": self.actor_id, "auth_method": self.auth_method,
+                "client_addr": self.client_addr, "action": self.action,
+                "resource_type": self.resource_type, "resource_id": self.resource_id[:600],
+                "outcome": outcome, "error_code": error_code, "details": details}
+
+
+_current: ContextVar[RequestAudit | None] = ContextVar("medflow_request_audit", default=None)
+
+
+def current() -> RequestAudit | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def request_scope(audit: RequestAudit) -> Iterator[RequestAudit]:
+    token = _current.set(audit)
+    try:
+        yield audit
+    finally:
+        _current.reset(token)
+
+
+def note_change(field_name: str, old: object, new: object) -> None:
+    """Record that `field_name` changed from `old` to `new` in the current request."""
+    audit = _current.get()
+    if audit is not None and old != new:
+        audit.changes.append({"field": field_name, "old": old, "new": new})
+
+
+def note_resource(resource_type: str, resource_id: str) -> None:
+    audit = _current.get()
+    if audit is not None:
+        audit.resource_type, audit.resource_id = resource_type, str(resource_id)
+
+
+def note_detail(key: str, value: object) -> None:
+    """Attach a detail (never a PHI value: findings are recorded by field and kind only)."""
+    audit = _current.get()
+    if audit is not None:
+        audit.details[key] = value

@@ -1,0 +1,100 @@
+"""AuditTrail: appends request events, in the change's transaction or in small batches.
+
+- write requests: Database.write() calls before_commit(conn) just before COMMIT, so the
+  event and the change commit together (no change without its event, no event for a
+  rolled-back change — also when the process dies mid-request).
+- reads, denials and errors: queued and appended by a background thread every
+  `flush_interval` seconds in one transaction, so auditing reads does not serialise them.
+  Those events can be lost only if the process is killed within that interval.
+- a signed checkpoint of the chain head every `checkpoint_interval` seconds.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from medflow.audit.context import RequestAudit, current
+from medflow.audit.signing import CheckpointSigner
+from medflow.store import audit as audit_store
+
+log = logging.getLogger("medflow.audit")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class AuditTrail:
+    def __init__(self, db, signer: CheckpointSigner, *, flush_interval: float = 0.2,
+                 checkpoint_interval: float = 60.0):
+        self.db = db
+        self.signer = signer
+        self.flush_interval = flush_interval
+        self.checkpoint_interval = checkpoint_interval
+        self._queue: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        db.before_commit.append(self.before_commit)
+
+    # --- in the change's transaction ----------------------------------------------------
+    def before_commit(self, conn) -> None:
+        audit = current()
+        if audit is None or audit.committed_changes == len(audit.changes):
+            return  # outside a request, or nothing new since this request's last event
+        audit_store.append(conn, [audit.event(outcome="success", error_code=None, now_ms=_now_ms())])
+        audit.committed_changes = len(audit.changes)
+
+    # --- after the request ----------------------------------------------------------------
+    def finish(self, audit: RequestAudit, *, outcome: str, error_code: str | None = None) -> None:
+        """Queue the event of a request that committed no change (reads, denials, errors)."""
+        if outcome == "success" and audit.committed_changes >= 0:
+            return  # already recorded with its change
+        self._queue.put(audit.event(outcome=outcome, error_code=error_code, now_ms=_now_ms()))
+
+    def flush(self) -> int:
+        events = []
+        while True:
+            try:
+                events.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if events:
+            with self.db.write() as conn:
+                audit_store.append(conn, events)
+        return len(events)
+
+    def checkpoint(self) -> int | None:
+        """Sign the current chain head (if it moved since the last checkpoint)."""
+        with self.db.write() as conn:
+            audit_store.lock_chain(conn)
+            seq, chain_hash = audit_store.head(conn)
+            if seq == 0 or seq <= audit_store.latest_checkpoint_seq(conn):
+                return None
+            audit_store.add_checkpoint(conn, seq=seq, hash_=chain_hash, created_at=_now_ms(),
+                                       key_id=self.signer.key_id, signature=self.signer.sign(seq, chain_hash))
+            return seq
+
+    # --- background writer ------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="medflow-audit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self.flush()
+        self.checkpoint()
+
+    def _run(self) -> None:
+        next_checkpoint = time.monotonic() + self.checkpoint_interval
+        while not self._stop.wait(self.flush_interval):
+            try:
+                self.flush()
+                if time.monotonic() >= next_checkpoint:
+                    self.checkpoint()
+                    next_checkpoint = time.monotonic() + self.checkpoint_interval
+            except Exception:  # noqa: BLE001 - keep auditing; the failure is logged, retried next tick
+                log.exception("audit flush failed; retrying")

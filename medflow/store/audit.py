@@ -1,0 +1,86 @@
+"""SQL for the audit trail: appending under a chain lock, reading ranges and pages."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from sqlalchemy import Connection, insert, select, text
+
+from medflow.audit.chain import GENESIS_HASH, canonical_details, event_hash
+from medflow.store.schema import audit_checkpoints, audit_events
+
+_PG_CHAIN_LOCK = 0x6D65_6466  # "medf": one advisory lock orders every append across processes
+
+
+def lock_chain(conn: Connection) -> None:
+    """Serialise appends. SQLite write transactions already hold the database write lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    row = conn.execute(select(audit_events.c.seq, audit_events.c.hash)
+                       .order_by(audit_events.c.seq.desc()).limit(1)).first()
+    return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+
+
+def append(conn: Connection, events: list[dict]) -> int:
+    """Extend the chain with `events` inside the caller's transaction; returns the last seq."""
+    if not events:
+        return 0
+    lock_chain(conn)
+    seq, prev = head(conn)
+    rows = []
+    for event in events:
+        seq += 1
+        row = dict(event, seq=seq, details=canonical_details(event.get("details") or {}))
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_hash(row, prev)
+        rows.append(row)
+    conn.execute(insert(audit_events), rows)
+    return seq
+
+
+def iter_events(conn: Connection, *, batch: int = 5000) -> Iterator:
+    """Every event in chain order, fetched in keyset batches (memory stays flat)."""
+    after = -1
+    while True:
+        rows = conn.execute(select(audit_events).where(audit_events.c.seq > after)
+                            .order_by(audit_events.c.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq
+
+
+def query(conn: Connection, *, actor=None, resource_type=None, resource_id=None, action=None,
+          outcome=None, since=None, until=None, after_seq=0, limit=100) -> list:
+    q = select(audit_events).where(audit_events.c.seq > after_seq)
+    for column, value in ((audit_events.c.actor, actor), (audit_events.c.resource_type, resource_type),
+                          (audit_events.c.resource_id, resource_id), (audit_events.c.action, action),
+                          (audit_events.c.outcome, outcome)):
+        if value is not None:
+            q = q.where(column == value)
+    if since is not None:
+        q = q.where(audit_events.c.event_time >= since)
+    if until is not None:
+        q = q.where(audit_events.c.event_time < until)
+    return conn.execute(q.order_by(audit_events.c.seq).limit(limit)).all()
+
+
+def add_checkpoint(conn: Connection, *, seq: int, hash_: str, created_at: int, key_id: str,
+                   signature: str) -> None:
+    conn.execute(insert(audit_checkpoints).values(seq=seq, hash=hash_, created_at=created_at,
+                                                  key_id=key_id, signature=signature))
+
+
+def checkpoints(conn: Connection) -> list:
+    return conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq)).all()
+
+
+def latest_checkpoint_seq(conn: Connection) -> int:
+    row = conn.execute(select(audit_checkpoints.c.seq).order_by(audit_checkpoints.c.seq.desc()).limit(1)).first()
+    return row.seq if row else 0
+
+
+def event_at(conn: Connection, seq: int):
+    return conn.execute(select(audit_events).where(audit_events.c.seq == seq)).first()
