@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from medflow.auth.middleware import AuthenticationMiddleware
 
+from medflow.api import browser_auth
 from medflow.api.endpoint import json_response
 from medflow.api.mlflow.routes import API_PREFIXES, MEDFLOW_ROUTES, ROUTES, TOP_LEVEL_ROUTES
 from medflow.config import Settings
@@ -23,6 +24,7 @@ log = logging.getLogger("medflow")
 
 def _starlette_routes() -> list[Route]:
     routes = [Route(e.path, e.asgi_handler(), methods=[e.method]) for e in TOP_LEVEL_ROUTES]
+    routes += browser_auth.ROUTES  # /auth/login, /auth/callback, /auth/logout: browser sign-on
     for prefix in API_PREFIXES:
         routes += [Route(prefix + e.path, e.asgi_handler(), methods=[e.method]) for e in ROUTES]
     routes += [Route("/api" + e.path, e.asgi_handler(), methods=[e.method]) for e in MEDFLOW_ROUTES]

@@ -71,6 +71,9 @@ SETTINGS = [
     Setting("phi_guard_config", str, "",
             "YAML file with site patterns (e.g. the hospital's MRN format), allowlists, workforce keys "
             "and per-workspace modes; see docs/operators/phi-guard.md."),
+    Setting("governance_policy", str, "",
+            "YAML lifecycle policy: which stage transitions and protected aliases need which approvals "
+            "and release gates (docs/users/approvals.md); empty = no policy, anyone with EDIT may transition."),
     Setting("auth_enabled", _bool, True,
             "Require authentication on every endpoint except /health and /version. Turn off only for "
             "a single-user laptop with synthetic data; never with patient data."),

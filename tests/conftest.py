@@ -35,6 +35,28 @@ def postgres_admin() -> servers.PostgresAdmin:
         pytest.skip(f"{e}; set MEDFLOW_REQUIRE_POSTGRES=1 to make this a failure")
 
 
+@contextmanager
+def fresh_database(backend: str, data_dir, *, migrate: bool = True):
+    """(Database, url) on a new database of `backend` (dropped afterwards), migrated unless told not to."""
+    from medflow.store import migrations
+    from medflow.store.engine import Database
+
+    if backend == "postgresql":
+        admin = postgres_admin()
+        name, url = admin.create_database()
+    else:
+        name, url = None, servers.sqlite_url(data_dir)
+    db = Database(url)
+    try:
+        if migrate:
+            migrations.prepare_for_serving(db)
+        yield db, url
+    finally:
+        db.dispose()
+        if name:
+            admin.drop_database(name)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request) -> str:
     return request.param

@@ -26,16 +26,24 @@ class RequestAudit:
     changes: list[dict] = field(default_factory=list)
     details: dict = field(default_factory=dict)
     committed_changes: int = -1  # how many changes a committed event already carries
+    # Values the PHI guard flagged but let through (warn mode) -> what the trail shows instead.
+    redactions: dict[str, str] = field(default_factory=dict)
 
     def event(self, *, outcome: str, error_code: str | None, now_ms: int) -> dict:
         details = dict(self.details)
         if self.changes:
-            details["changes"] = list(self.changes)
+            details["changes"] = [self._redacted(c) for c in self.changes]
         return {"event_time": now_ms, "request_id": self.request_id, "actor": self.actor,
                 "actor_id": self.actor_id, "auth_method": self.auth_method,
                 "client_addr": self.client_addr, "action": self.action,
                 "resource_type": self.resource_type, "resource_id": self.resource_id[:600],
                 "outcome": outcome, "error_code": error_code, "details": details}
+
+
+    def _redacted(self, change: dict) -> dict:
+        if not self.redactions:
+            return change
+        return {k: self.redactions.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
 
 
 _current: ContextVar[RequestAudit | None] = ContextVar("medflow_request_audit", default=None)
@@ -72,3 +80,10 @@ def note_detail(key: str, value: object) -> None:
     audit = _current.get()
     if audit is not None:
         audit.details[key] = value
+
+
+def mark_sensitive(original: str, shown_as: str) -> None:
+    """Never write `original` to the audit trail: changes carrying it show `shown_as` instead."""
+    audit = _current.get()
+    if audit is not None:
+        audit.redactions[original] = shown_as

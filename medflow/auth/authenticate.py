@@ -277,12 +277,16 @@ class Authenticator:
                                             max_hours=self.config.auth_session_max_hours)
         return self._sessions
 
-    def start_session(self, principal: Principal, method: str) -> str:
-        """Cookie value for a browser that just signed on ('session': password form, 'oidc': SSO)."""
+    def start_session(self, principal: Principal, method: str,
+                      external_groups: frozenset[str] = frozenset()) -> str:
+        """Cookie value for a browser that just signed on ('session': password form, 'oidc': SSO).
+
+        `external_groups`: the identity provider's groups (re-mapped on every request); local
+        group memberships are read from the database each time, never frozen into the cookie."""
         with self.db.read() as conn:
             row = store.get_row(conn, principal.account_id)
         return self.sessions.issue(row.account_id, row.credential_version, method=method, now=now_ms(),
-                                   groups=principal.groups)
+                                   groups=external_groups)
 
     def session_principal(self, cookie: str) -> tuple[Principal, str | None]:
         """(principal, refreshed cookie or None) of a live session; UNAUTHENTICATED when it ended."""

@@ -26,6 +26,11 @@ MINUTE_MS = 60_000
 MIN_REASON_LENGTH = 10
 
 
+def _missing(resource_type: str, key, workspace: str | None) -> str:
+    what = "experiment with id" if resource_type == "experiment" else "registered model named"
+    return f"No {what} '{key}'" + (f" in workspace '{workspace}'." if workspace else ".")
+
+
 class GrantService:
     def __init__(self, db: Database, config: AuthConfig):
         self.db = db
@@ -36,8 +41,7 @@ class GrantService:
             raise MedflowError.missing("resource")
         ref = store.resolve_resource(conn, resource_type, str(key), workspace)
         if ref is None:
-            what = "experiment with id" if resource_type == "experiment" else "registered model named"
-            raise MedflowError.not_found(f"No {what} '{key}'" + (f" in workspace '{workspace}'." if workspace else "."))
+            raise MedflowError.not_found(_missing(resource_type, key, workspace))
         return ref
 
     def grant(self, resource_type: str, resource: str | None, kind: str | None, member: str, permission: str | None,
@@ -73,14 +77,14 @@ class GrantService:
     def require_manage(self, principal: Principal, resource_type: str, resource: str | None,
                        workspace: str | None = None) -> None:
         """Non-admins may grant on a resource they hold MANAGE on (MLflow's rule); others' resources do not exist."""
-        from medflow.auth.permissions import authorize
+        from medflow.auth.permissions import authorize, authorize_role
+        action = "experiment-manage-permissions" if resource_type == "experiment" else \
+            "registered-model-manage-permissions"
+        authorize_role(principal, action)  # the roles first: their answer says nothing about the resource
         with self.db.read() as conn:
             ref = self._resource(conn, resource_type, resource, workspace)
             grants = store.grants_for(conn, principal, [ref])[ref]
-        action = "experiment-manage-permissions" if resource_type == "experiment" else \
-            "registered-model-manage-permissions"
-        authorize(principal, action, ref, grants, not_found_message=f"No {resource_type.replace('_', ' ')} "
-                                                                   f"'{resource}' exists.")
+        authorize(principal, action, ref, grants, not_found_message=_missing(resource_type, resource, workspace))
 
     def grants_for(self, principal: Principal, resources: list[ResourceRef]):
         with self.db.read() as conn:

@@ -5,29 +5,49 @@ WWW-Authenticate challenge) for any request without valid credentials, except th
 PUBLIC_PATHS. On success the Principal is put in the ASGI scope (`scope["medflow.principal"]`,
 i.e. `request.scope[...]`) and in a context variable (`current_principal()`) that follows the
 request into the endpoint's worker thread.
+
+CSRF: a browser sends its session cookie with any request, also one a page on another site
+makes it send. So a state-changing request (any method but GET/HEAD/OPTIONS) authenticated
+by the session cookie must also carry the session's CSRF token, in the X-CSRF-Token header
+or (for HTML forms) the `csrf_token` field of a url-encoded body; without it: 403. The token
+is an HMAC over the session's account and start time (see csrf_token), handed to the page in
+the script-readable `medflow_csrf` cookie at sign-on. Requests with an Authorization header
+(Basic, Bearer: what the mlflow client sends) carry no ambient credential and are unaffected.
 """
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import json
 import logging
 from typing import Callable
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 
 from medflow.auth.authenticate import Authenticator, _cookie
 from medflow.auth.principal import Principal
-from medflow.auth.sessions import COOKIE_NAME, SessionCookies
-from medflow.errors import UNAUTHENTICATED, MedflowError
+from medflow.auth.sessions import COOKIE_NAME, Session, SessionCookies, Signer
+from medflow.errors import PERMISSION_DENIED, UNAUTHENTICATED, MedflowError
+from medflow.services.clock import now_ms
 
 log = logging.getLogger("medflow.auth")
 
 SCOPE_KEY = "medflow.principal"
 # Reachable without credentials: liveness probes, first-admin bootstrap (needs its secret),
-# and changing one's own password (proves the current one; works when it has expired).
-PUBLIC_PATHS = frozenset({"/health", "/version"} | {
+# changing one's own password (proves the current one; works when it has expired), and the
+# browser sign-on routes (medflow/api/browser_auth.py), which check what they receive themselves.
+BROWSER_SIGN_ON_PATHS = frozenset({"/auth/login", "/auth/callback", "/auth/logout"})
+PUBLIC_PATHS = frozenset({"/health", "/version"} | BROWSER_SIGN_ON_PATHS | {
     f"{prefix}/medflow/v1/{path}"
     for prefix in ("/api", "/ajax-api") for path in ("bootstrap", "users/change-password")})
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_COOKIE, CSRF_HEADER, CSRF_FIELD = "medflow_csrf", "x-csrf-token", "csrf_token"
+MAX_CSRF_FORM_BYTES = 1 << 20  # a url-encoded form read to find its csrf_token; bigger ones send the header
+CSRF_REFUSED = ("This request uses your browser session but carries no valid CSRF token: send the value of "
+                f"the {CSRF_COOKIE} cookie in the X-CSRF-Token header (or the {CSRF_FIELD} form field), or "
+                "sign in again. Scripts and the mlflow client should use Basic or Bearer credentials instead.")
 
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("medflow_principal", default=None)
 
@@ -64,10 +84,12 @@ class AuthenticationMiddleware:
         client_addr = client[0] if client else ""
         authenticator = self.get_authenticator(scope)
         refreshed = None
+        session_cookie = None if headers.get("authorization") else _cookie(headers.get("cookie", ""), COOKIE_NAME)
         try:
-            if not headers.get("authorization") and _cookie(headers.get("cookie", ""), COOKIE_NAME):
-                principal, refreshed = await run_in_threadpool(
-                    authenticator.session_principal, _cookie(headers["cookie"], COOKIE_NAME))
+            if session_cookie:
+                principal, refreshed = await run_in_threadpool(authenticator.session_principal, session_cookie)
+                if scope["method"] not in SAFE_METHODS:
+                    receive = await _require_csrf_token(scope, receive, headers, authenticator, session_cookie)
             else:
                 principal = await run_in_threadpool(authenticator.authenticate, headers, client_addr)
         except MedflowError as exc:
@@ -76,16 +98,90 @@ class AuthenticationMiddleware:
         scope[SCOPE_KEY] = principal
         token = _current.set(principal)
         try:
-            await self.app(scope, receive, _with_cookie(send, refreshed) if refreshed else send)
+            await self.app(scope, receive, _with_cookie(send, refreshed, cookie_secure(scope)) if refreshed else send)
         finally:
             _current.reset(token)
 
 
-def _with_cookie(send, cookie: str):
+# --- CSRF -------------------------------------------------------------------------------------
+
+def csrf_token(signer: Signer, session: Session) -> str:
+    """The session's CSRF token: bound to its account and start, so it survives idle-clock refreshes
+    and dies with the session; unforgeable without the session key (unlike a bare double-submit)."""
+    return signer.dumps({"a": session.account_id, "s": session.started}, "csrf")
+
+
+def csrf_token_matches(signer: Signer, session: Session, token: str | None) -> bool:
+    if not token or not token.isascii():  # what csrf_token makes is ASCII; the Signer compares ASCII only
+        return False
+    return signer.loads(token, "csrf") == {"a": session.account_id, "s": session.started}
+
+
+def csrf_cookie_header(token: str, *, secure: bool) -> str:
+    """Readable by the page's own scripts (they echo it in X-CSRF-Token), never sent cross-site."""
+    return f"{CSRF_COOKIE}={token}; Path=/; SameSite=Strict" + ("; Secure" if secure else "")
+
+
+def clear_csrf_cookie_header(*, secure: bool) -> str:
+    return f"{CSRF_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict" + ("; Secure" if secure else "")
+
+
+async def _require_csrf_token(scope, receive, headers: dict[str, str], authenticator: Authenticator,
+                              session_cookie: str):
+    """The `receive` to pass on (a url-encoded body read here is replayed); PERMISSION_DENIED without a token."""
+    token = headers.get(CSRF_HEADER)
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if not token and content_type == "application/x-www-form-urlencoded":
+        body, receive = await _buffered_body(receive, MAX_CSRF_FORM_BYTES)
+        if body is not None:
+            token = (parse_qs(body.decode("latin-1")).get(CSRF_FIELD) or [None])[0]
+    session = authenticator.sessions.read(session_cookie, now_ms())
+    if session is None or not csrf_token_matches(authenticator.sessions.signer, session, token):
+        log.warning("refused a session-cookie %s %s without a valid CSRF token", scope["method"], scope["path"])
+        raise MedflowError(PERMISSION_DENIED, CSRF_REFUSED)
+    return receive
+
+
+async def _buffered_body(receive, limit: int):
+    """(body or None when over `limit`, a receive that replays what was read)."""
+    messages, size = [], 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > limit or not message.get("more_body"):
+            break
+    complete = messages[-1].get("type") == "http.request" and not messages[-1].get("more_body") and size <= limit
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request") if complete else None
+
+    async def replay():
+        return messages.pop(0) if messages else await receive()
+    return body, replay
+
+
+# --- cookies ----------------------------------------------------------------------------------
+
+def cookie_secure(scope) -> bool:
+    """Whether cookies get the Secure flag: always, except over plain HTTP to a loopback host
+    (a laptop or a test), where a browser would otherwise drop them. Behind a TLS-terminating
+    proxy the browser talks HTTPS, so Secure is right whatever the proxy-to-MedFlow hop is."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+    try:
+        hostname = urlsplit("//" + host).hostname or ""
+        return hostname != "localhost" and not ipaddress.ip_address(hostname).is_loopback
+    except ValueError:  # a malformed Host, or a name: not loopback
+        return True
+
+
+def _with_cookie(send, cookie: str, secure: bool):
     async def wrapped(message):
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
-            headers.append((b"set-cookie", SessionCookies.set_cookie_header(cookie).encode("latin-1")))
+            headers.append((b"set-cookie", SessionCookies.set_cookie_header(cookie, secure=secure).encode("latin-1")))
             message = {**message, "headers": headers}
         await send(message)
     return wrapped

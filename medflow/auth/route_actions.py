@@ -130,6 +130,15 @@ ROUTE_ACTIONS: dict[tuple[str, str], RouteRule] = {
     ("GET", f"{V1}/audit/events"): _r("audit-read"),
     ("GET", f"{V1}/audit/history"): _r("audit-read"),
     ("GET", f"{V1}/audit/verify"): _r("audit-read"),
+    # MedFlow's approvals API (governance): reviewers sign with model-version-approve (APPROVE on the model)
+    ("POST", f"{V1}/approvals/request"): _r("model-version-update", "name"),
+    ("POST", f"{V1}/approvals/approve"): _r("model-version-approve", "name"),
+    ("POST", f"{V1}/approvals/reject"): _r("model-version-approve", "name"),
+    ("GET", f"{V1}/approvals/list"): _r("model-version-read", "name"),
+    ("GET", f"{V1}/approvals/verify"): _r("model-version-read", "name"),
+    ("GET", f"{V1}/approvals/history"): _r("model-version-read", "name"),
+    ("GET", f"{V1}/approvals/policy"): _r("server-info"),
+    ("POST", f"{V1}/approvals/policy/validate"): _r("server-info"),
     # MedFlow's admin API: each endpoint checks the principal itself; this is the least it needs
     ("POST", f"{V1}/bootstrap"): _r(None),
     ("POST", f"{V1}/users/change-password"): _r(None),

@@ -45,7 +45,7 @@ class Signer:
 
     def loads(self, token: str | None, purpose: str) -> dict | None:
         """The signed value, or None when missing, malformed or not signed by this key for `purpose`."""
-        if not token or token.count(".") != 1:
+        if not token or not token.isascii() or token.count(".") != 1:
             return None
         body, mac = token.split(".")
         if not hmac.compare_digest(mac, self._mac(purpose, body)):

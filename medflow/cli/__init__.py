@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from medflow import __version__
+from medflow.cli.approvals import approvals
 from medflow.cli.audit import audit
 from medflow.cli.db import db
 from medflow.cli.phi import phi
@@ -21,6 +22,7 @@ cli.add_command(server)
 cli.add_command(db)
 cli.add_command(audit)
 cli.add_command(phi)
+cli.add_command(approvals)
 for command in ACCOUNT_COMMANDS:
     cli.add_command(command)
 

@@ -24,7 +24,7 @@ class Candidate(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- SSN
-SSN_FORMATTED = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+SSN_FORMATTED = re.compile(r"(?<!\d)(?<!\d-)(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
 NINE_DIGITS = re.compile(r"(?<![\d.,-])(\d{3})(\d{2})(\d{4})(?![\d.,-])")
 
 

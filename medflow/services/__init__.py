@@ -15,6 +15,7 @@ class Services:
     def __init__(self, settings: Settings, db: Database, artifact_store: ArtifactStore):
         from medflow.auth.config import AuthConfig
         from medflow.auth.service import AuthServices
+        from medflow.services.approvals import ApprovalService
         from medflow.services.artifacts import ArtifactService
         from medflow.services.audit import AuditService
         from medflow.services.experiments import ExperimentService
@@ -37,6 +38,7 @@ class Services:
         self.experiments = ExperimentService(self)
         self.runs = RunService(self)
         self.metrics = MetricService(self)
+        self.approvals = ApprovalService(self)  # before the registry, which checks transitions with it
         self.registry = RegistryService(self)
         self.logged_models = LoggedModelService(self)
         self.artifacts = ArtifactService(self)

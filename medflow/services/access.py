@@ -37,7 +37,7 @@ DEFAULT_WORKSPACE = "default"
 DEFAULT_EXPERIMENT_ID = "0"  # runs/create without experiment_id logs to the Default experiment, as in MLflow
 MAX_EXPERIMENT_ID = 2**31 - 1  # experiments.experiment_id is a 32-bit integer: larger ids name nothing
 # Ids that name nothing: a search given one finds nothing, exactly as for any missing id.
-NO_SUCH_ID = {"experiment": str(MAX_EXPERIMENT_ID), "run": "0" * 32}
+NO_SUCH_ID = {"experiment": str(MAX_EXPERIMENT_ID), "run": "0" * 32, "logged_model": "m-" + "0" * 32}
 ARTIFACT_ROOT = "mlflow-artifacts:/"
 
 _principal: ContextVar[Principal | None] = ContextVar("medflow_access_principal", default=None)

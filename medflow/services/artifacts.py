@@ -101,6 +101,9 @@ class ArtifactService:
 
     def _inspect(self, path: str, head: bytes) -> bytes | None:
         if not looks_like_text(path, head):
+            # Binary content is not scanned, but its file name is (e.g. 'jane_doe_face.png').
+            for check in self._checks:
+                check.fn(path, b"")
             return None
         replaced = None
         for check in self._checks:

@@ -13,7 +13,7 @@ from medflow.audit.context import note_change, note_resource
 from medflow.errors import MedflowError
 from medflow.services.clock import now_ms
 from medflow.services.phi import Text, pair_texts, stored_pairs
-from medflow.services.validation import (MAX_ENTITIES_PER_BATCH, MAX_PARAM_VAL_LENGTH,
+from medflow.services.validation import (MAX_ENTITIES_PER_BATCH, MAX_EXPERIMENT_ID, MAX_PARAM_VAL_LENGTH,
                                          MAX_MODEL_REGISTRY_TAG_VAL_LENGTH, check_experiment_id,
                                          check_key, check_length, check_run_id)
 from medflow.store import logged_models as store
@@ -136,8 +136,12 @@ class LoggedModelService:
         model_id = f"m-{uuid.uuid4().hex}"
         with self.db.write() as conn:
             experiment = self.services.experiments.require_active(conn, eid)
-            if source_run_id and store.run_experiment(conn, source_run_id) is None:
-                raise MedflowError.not_found(f"Run with id={source_run_id} not found (source_run_id).")
+            if source_run_id:
+                missing = MedflowError.not_found(f"Run with id={source_run_id} not found (source_run_id).")
+                if store.run_experiment(conn, source_run_id) is None:
+                    raise missing
+                # naming a source run exposes it: another workspace's run answers as a missing one
+                self.services.access.require(conn, "run-read", run_id=source_run_id, missing=missing)
             location = f"{experiment.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
             store.create(conn, model_id=model_id, experiment_id=eid, name=name, artifact_location=location,
                          model_type=model_type or None, source_run_id=source_run_id or None,
@@ -214,7 +218,8 @@ class LoggedModelService:
             if not isinstance(experiment_id, str) or not experiment_id.isdigit() or len(experiment_id) > 18:
                 raise MedflowError.invalid(f"Invalid experiment id {str(experiment_id)[:40]!r} in "
                                            "experiment_ids: ids are decimal strings such as \"1\".")
-            ids.append(int(experiment_id))
+            if int(experiment_id) <= MAX_EXPERIMENT_ID:  # a larger id names nothing (PostgreSQL would refuse it)
+                ids.append(int(experiment_id))
         for d in datasets:
             if not d.get("dataset_name"):
                 raise MedflowError.invalid("`dataset_name` in the `datasets` clause must be specified.")

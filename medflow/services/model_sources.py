@@ -131,19 +131,27 @@ def _within(path: str, root_uri: str | None) -> bool:
     return parts[:len(root_parts)] == root_parts
 
 
+def missing_run(run_id: str, source: str) -> MedflowError:
+    return MedflowError.not_found(f"Run with id={run_id} not found. The model version source "
+                                  f"'{source[:200]}' must belong to an existing run.")
+
+
+def missing_logged_model(model_id: str) -> MedflowError:
+    return MedflowError.not_found(f"Logged model with id={model_id} not found. Register a logged "
+                                  "model that exists (see logged-models/search).")
+
+
 def _require_run(conn, run_id: str, source: str):
     row = store.run_row(conn, run_id)
     if row is None:
-        raise MedflowError.not_found(f"Run with id={run_id} not found. The model version source "
-                                     f"'{source[:200]}' must belong to an existing run.")
+        raise missing_run(run_id, source)
     return row
 
 
 def _require_logged_model(conn, model_id: str):
     row = store.logged_model_row(conn, model_id)
     if row is None:
-        raise MedflowError.not_found(f"Logged model with id={model_id} not found. Register a logged "
-                                     "model that exists (see logged-models/search).")
+        raise missing_logged_model(model_id)
     return row
 
 

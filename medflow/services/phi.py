@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from medflow.audit.context import current as current_audit
-from medflow.audit.context import note_detail
+from medflow.audit.context import current as current_audit, mark_sensitive, note_detail
 from medflow.errors import MedflowError
 from medflow.guard import GuardConfig, GuardConfigError, apply_policy, phi_message, redact, scan_artifact, scan_text
 from medflow.services.access import current_workspace
@@ -99,6 +98,8 @@ class PhiService:
             recorded.append({"field": self._safe_what(t), "kinds": sorted({f.kind for f in findings}),
                              "action": outcome.action})
             _scrub_audit_resource(t.text, findings)
+            if outcome.action == "warn":  # stored as written, but never copied into the audit trail
+                mark_sensitive(t.text, redact(t.text, findings))
             if outcome.action == "block" and blocked is None:
                 blocked = (t, findings)
         if recorded:

@@ -137,6 +137,7 @@ class RegistryService:
         self.artifact_store = services.artifact_store
         self.access = services.access
         self.phi = services.phi
+        self.approvals = services.approvals  # governance: approval gates and stage/alias history
 
     @staticmethod
     def _version_row(conn, model_row, version: int):
@@ -231,16 +232,21 @@ class RegistryService:
         self.phi.screen([Text("alias", "alias", alias)])  # an alias is a name: never redacted
         with self.db.write() as conn:
             row = model_store.lock(conn, name, current_workspace())  # the version cannot be deleted meanwhile
-            self._version_row(conn, row, version)
-            note_change(f"aliases.{alias}", model_store.alias_version(conn, row.id, alias), version)
+            version_row = self._version_row(conn, row, version)
+            clearance = self.approvals.check_alias(conn, row, version_row, alias)
+            previous = model_store.alias_version(conn, row.id, alias)
+            note_change(f"aliases.{alias}", previous, version)
             model_store.set_alias(conn, row.id, alias, version)
+            self.approvals.record_alias(conn, row, version_row, alias, previous, clearance)
 
     def delete_alias(self, name, alias) -> None:
         name, alias = check_model_name(name), check_alias(alias, for_write=False)
         with self.db.write() as conn:
-            pk = model_store.require(conn, name, current_workspace()).id
-            note_change(f"aliases.{alias}", model_store.alias_version(conn, pk, alias), None)
+            model = model_store.require(conn, name, current_workspace())
+            pk, previous = model.id, model_store.alias_version(conn, model.id, alias)
+            note_change(f"aliases.{alias}", previous, None)
             model_store.delete_alias(conn, pk, alias)
+            self.approvals.record_alias_removed(conn, model, alias, previous)
 
     def version_by_alias(self, name, alias) -> dict:
         name, alias = check_model_name(name), check_alias(alias, for_write=False)
@@ -275,8 +281,14 @@ class RegistryService:
         with self.db.write() as conn:
             # what the source points at (the artifact store is asked too), then the insert
             resolved = model_sources.resolve(conn, self.artifact_store, source, parsed, run_id, model_id)
-            if resolved.run_id:  # registering a model exposes its run: the caller must be able to read it
-                self.access.require(conn, "run-read", run_id=resolved.run_id)
+            # Registering exposes the logged model and run the source names: the caller must be able to read
+            # them, and another workspace's answer exactly as missing ones do.
+            if resolved.model_id:
+                self.access.require(conn, "logged-model-read", model_id=resolved.model_id,
+                                    missing=model_sources.missing_logged_model(resolved.model_id))
+            if resolved.run_id:
+                self.access.require(conn, "run-read", run_id=resolved.run_id,
+                                    missing=model_sources.missing_run(resolved.run_id, source))
             if len(resolved.storage_location) > model_sources.MAX_SOURCE_LENGTH:
                 raise MedflowError.invalid("The model's storage location would exceed "
                                            f"{model_sources.MAX_SOURCE_LENGTH} characters; use a shorter "
@@ -287,6 +299,7 @@ class RegistryService:
                 conn, pk, name=name, now=now, source=source, storage_location=resolved.storage_location,
                 run_id=resolved.run_id, run_link=run_link, model_id=resolved.model_id,
                 description=description, tags=tags)
+            self.approvals.record_creator(conn, pk, created)
             note_resource("model_version", f"{name}/{created['version']}")
             note_change("source", None, source)
             note_change("storage_location", None, resolved.storage_location)
@@ -322,10 +335,13 @@ class RegistryService:
                 "send archive_existing_versions=false.")
         with self.db.write() as conn:
             model = model_store.lock(conn, name, current_workspace())
-            old = self._version_row(conn, model, version).current_stage
+            version_row = self._version_row(conn, model, version)
+            old = version_row.current_stage
+            clearance = self.approvals.check_transition(conn, model, version_row, stage)
             now = now_ms()
             model_store.touch(conn, model.id, now)
             archived = version_store.transition(conn, model.id, version, stage, archive_existing_versions, now)
+            self.approvals.record_transition(conn, model, version_row, old, stage, archived, clearance)
             note_change("current_stage", old, stage)
             for other in archived:
                 note_change(f"versions.{other}.current_stage", stage, "Archived")

@@ -14,7 +14,7 @@ from medflow.audit.context import note_change, note_detail, note_resource
 from medflow.errors import MedflowError
 from medflow.services.clock import now_ms
 from medflow.services.phi import RUN_TAG_FIELDS, Text, pair_texts, stored_pairs
-from medflow.services.validation import (MAX_PARAM_VAL_LENGTH, MAX_RUN_NAME_LENGTH, MAX_TAG_VAL_LENGTH,
+from medflow.services.validation import (MAX_EXPERIMENT_ID, MAX_PARAM_VAL_LENGTH, MAX_RUN_NAME_LENGTH, MAX_TAG_VAL_LENGTH,
                                          check_experiment_id, check_key, check_length,
                                          check_max_results, check_run_id, check_timestamp)
 from medflow.store import datasets as dataset_store
@@ -257,8 +257,10 @@ class RunService:
             store.require_active(conn, run_id)
             missing = _missing_models(conn, outputs)
             if missing:
-                raise MedflowError.not_found(f"Logged model with id={missing[0]} not found. Create it "
-                                             "(POST logged-models) before linking it to a run.")
+                raise _missing_model(missing[0])
+            for model_id in dict.fromkeys(o["model_id"] for o in outputs):  # linking a model shows it
+                self.services.access.require(conn, "logged-model-read", model_id=model_id,
+                                             missing=_missing_model(model_id))
             store.add_outputs(conn, run_id, outputs)
 
     def log_model(self, run_id: str | None, model_json: str | None) -> None:
@@ -329,11 +331,17 @@ class RunService:
             if not text.isdigit() or len(text) > 18:
                 raise MedflowError.invalid(f"Invalid experiment ID '{text[:80]}'. Experiment ID must be "
                                            "a valid integer.")
-            ids.append(int(text))
+            if int(text) <= MAX_EXPERIMENT_ID:  # a larger id names nothing (and PostgreSQL would refuse it)
+                ids.append(int(text))
         with self.db.read() as conn:
             return search_store.search(conn, experiment_ids=ids, filter_string=filter_string,
                                        view_type=view, max_results=max_results, order_by=order_by,
                                        page_token=page_token)
+
+
+def _missing_model(model_id: str) -> MedflowError:
+    return MedflowError.not_found(f"Logged model with id={model_id} not found. Create it "
+                                  "(POST logged-models) before linking it to a run.")
 
 
 def _missing_models(conn, outputs: list[dict]) -> list[str]:

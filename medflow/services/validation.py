@@ -62,12 +62,17 @@ def check_run_id(run_id: str | None) -> str:
     return run_id
 
 
+MAX_EXPERIMENT_ID = 2**31 - 1  # experiments.experiment_id is a 32-bit integer
+
+
 def check_experiment_id(experiment_id: str | None) -> int:
     """Experiment ids are decimal integers on the wire ("0", "1", ...)."""
     if experiment_id is None or experiment_id == "":
         raise MedflowError.missing("experiment_id")
     if not isinstance(experiment_id, str) or not experiment_id.isdigit() or len(experiment_id) > 18:
         raise MedflowError.not_found(f"No Experiment with id={str(experiment_id)[:80]} exists")
+    if int(experiment_id) > MAX_EXPERIMENT_ID:  # beyond the id column: it names nothing (PostgreSQL would fail)
+        raise MedflowError.not_found(f"No Experiment with id={int(experiment_id)} exists")
     return int(experiment_id)
 
 

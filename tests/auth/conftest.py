@@ -11,10 +11,7 @@ import pytest
 
 from medflow.auth.config import AuthConfig
 from medflow.auth.service import AuthServices
-from medflow.store import migrations
-from medflow.store.engine import Database
-from tests.conftest import postgres_admin
-from tests.servers import sqlite_url
+from tests.conftest import BACKENDS, fresh_database
 
 FAST_ARGON2 = {"auth_argon2_time_cost": 1, "auth_argon2_memory_kib": 8192}
 PASSWORD = "correct horse battery staple"
@@ -28,22 +25,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def auth_db(request, tmp_path_factory):
     """A fresh, migrated database for the module: (Database, url)."""
-    if request.param == "postgresql":
-        admin = postgres_admin()
-        name, url = admin.create_database()
-    else:
-        name, url = None, sqlite_url(tmp_path_factory.mktemp("auth-db"))
-    db = Database(url)
-    migrations.prepare_for_serving(db)
-    try:
-        yield db, url
-    finally:
-        db.dispose()
-        if name:
-            admin.drop_database(name)
+    with fresh_database(request.param, tmp_path_factory.mktemp("auth-db")) as created:
+        yield created
 
 
 @pytest.fixture(scope="module")

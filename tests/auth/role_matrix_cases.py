@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from tests.auth.role_matrix_world import PASSWORD, Account, Dept, Fresh, Http, unique
@@ -26,9 +27,6 @@ class Call:
     params: dict | None = None
     data: bytes | None = None
     ok: int = 200
-    # MedFlow's grant endpoints pass everyone at the route and check MANAGE on the named resource
-    # inside: the table's action for that check, on the department's experiment.
-    inner_action: str | None = None
 
 
 @dataclass
@@ -40,6 +38,9 @@ class Ctx:
 
 
 CASES: dict[tuple[str, str], Callable[[Ctx], Call]] = {}
+# MedFlow's grant endpoints let everyone through at the route and check MANAGE on the resource the
+# request names inside: for those, the table's action of that check, on the department's experiment.
+INNER_ACTIONS: dict[tuple[str, str], str] = {}
 _PARAM = re.compile(r"\{[^}]*\}")
 
 
@@ -47,9 +48,11 @@ def key(method: str, path: str) -> tuple[str, str]:
     return method, _PARAM.sub("{}", path)
 
 
-def case(method: str, path: str):
+def case(method: str, path: str, *, inner_action: str | None = None):
     def register(fn):
         CASES[key(method, path)] = fn
+        if inner_action:
+            INNER_ACTIONS[key(method, path)] = inner_action
         return fn
     return register
 
@@ -71,7 +74,8 @@ simple("POST", f"{E}/search", json={"max_results": 10})
 case("POST", f"{E}/update")(lambda c: Call(f"{E}/update", json={"experiment_id": c.fresh.experiment(),
                                                                  "new_name": unique("renamed")}))
 case("POST", f"{E}/delete")(lambda c: Call(f"{E}/delete", json={"experiment_id": c.fresh.experiment()}))
-case("POST", f"{E}/restore")(lambda c: Call(f"{E}/restore", json={"experiment_id": c.fresh.experiment(deleted=True)}))
+case("POST", f"{E}/restore")(lambda c: Call(f"{E}/restore",
+                                             json={"experiment_id": c.fresh.experiment(deleted=True)}))
 simple("POST", f"{E}/set-experiment-tag", json=lambda d: {"experiment_id": d.experiment_id, "key": "k", "value": "v"})
 
 
@@ -115,7 +119,8 @@ simple("GET", "/2.0/mlflow/artifacts/list", params=lambda d: {"run_id": d.run_id
 simple("POST", LM, json=lambda d: {"experiment_id": d.experiment_id, "name": "created"})
 simple("POST", f"{LM}/search", json=lambda d: {"experiment_ids": [d.experiment_id]})
 case("GET", f"{LM}/{{model_id}}")(lambda c: Call(f"{LM}/{c.dept.logged_model_id}"))
-case("PATCH", f"{LM}/{{model_id}}")(lambda c: Call(f"{LM}/{c.dept.logged_model_id}", json={"status": "LOGGED_MODEL_READY"}))
+case("PATCH", f"{LM}/{{model_id}}")(lambda c: Call(f"{LM}/{c.dept.logged_model_id}",
+                                                   json={"status": "LOGGED_MODEL_READY"}))
 case("DELETE", f"{LM}/{{model_id}}")(lambda c: Call(f"{LM}/{c.fresh.logged_model()}"))
 case("POST", f"{LM}/{{model_id}}/params")(lambda c: Call(f"{LM}/{c.dept.logged_model_id}/params", json={
     "params": [{"key": unique("p"), "value": "1"}]}))
@@ -192,6 +197,22 @@ case("PATCH", f"{WS3}/{{workspace_name}}")(lambda c: Call(f"{WS3}/{c.fresh.works
                                                           json={"description": "matrix"}))
 case("DELETE", f"{WS3}/{{workspace_name}}")(lambda c: Call(f"{WS3}/{c.fresh.workspace()}", ok=204))
 
+# --- MedFlow's approvals API (governance) -----------------------------------------------------
+POLICY = Path(__file__).resolve().parents[1] / "governance" / "healthcare_policy.yaml"
+AP = f"{V1}/approvals"
+case("POST", f"{AP}/request")(lambda c: Call(f"{AP}/request", json={
+    "name": c.dept.model_name, "version": c.fresh.version(), "stage": "Staging"}))
+case("POST", f"{AP}/approve")(lambda c: Call(f"{AP}/approve", json={
+    "name": c.dept.model_name, "version": c.fresh.under_review(), "stage": "Staging",
+    "password": c.account.password, "comment": "evidence reviewed"}))
+case("POST", f"{AP}/reject")(lambda c: Call(f"{AP}/reject", json={
+    "name": c.dept.model_name, "version": c.fresh.under_review(), "stage": "Staging",
+    "password": c.account.password, "comment": "needs an external validation cohort"}))
+for _read in ("list", "verify", "history"):
+    simple("GET", f"{AP}/{_read}", params=lambda d: {"name": d.model_name, "version": d.version})
+simple("GET", f"{AP}/policy")
+case("POST", f"{AP}/policy/validate")(lambda c: Call(f"{AP}/policy/validate", json={"policy": POLICY.read_text()}))
+
 # --- MedFlow's audit API ----------------------------------------------------------------------
 simple("GET", f"{V1}/audit/events", params={"max_results": 5})
 simple("GET", f"{V1}/audit/history", params=lambda d: {"resource_type": "run", "resource_id": d.run_id,
@@ -256,19 +277,19 @@ def _remove_workspace_member(c):
     return Call(f"{V1}/workspaces/remove-member", json={"workspace": workspace, "kind": "user", "member": member})
 
 
-case("POST", f"{V1}/grants/grant")(lambda c: Call(f"{V1}/grants/grant", inner_action="experiment-manage-permissions",
-                                                  json={"resource_type": "experiment", "resource": c.dept.experiment_id,
-                                                        "kind": "user", "member": c.fresh.user(), "permission": "READ"}))
+case("POST", f"{V1}/grants/grant", inner_action="experiment-manage-permissions")(lambda c: Call(
+    f"{V1}/grants/grant", json={"resource_type": "experiment", "resource": c.dept.experiment_id, "kind": "user",
+                                "member": c.fresh.user(), "permission": "READ"}))
 
 
-@case("POST", f"{V1}/grants/revoke")
+@case("POST", f"{V1}/grants/revoke", inner_action="experiment-manage-permissions")
 def _revoke_grant(c):
     member = c.fresh.user()
     body = {"resource_type": "experiment", "resource": c.dept.experiment_id, "kind": "user", "member": member,
             "permission": "READ"}
     if not c.fresh.missing:
         c.fresh.admin.ok("POST", f"{V1}/grants/grant", json=body)
-    return Call(f"{V1}/grants/revoke", json=body, inner_action="experiment-manage-permissions")
+    return Call(f"{V1}/grants/revoke", json=body)
 
 
 simple("GET", f"{V1}/grants/list")

@@ -12,12 +12,14 @@ from typing import Callable
 
 import requests
 from mlflow.exceptions import MlflowException
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from medflow.auth.route_actions import rule_for
 from tests.auth.role_matrix_expect import ALLOWED, HEADER_LOCATORS, expected, masked
 from tests.auth.role_matrix_world import Account, Dept
 
-E, R, RM, MV = "/2.0/mlflow/experiments", "/2.0/mlflow/runs", "/2.0/mlflow/registered-models", "/2.0/mlflow/model-versions"
+E, R = "/2.0/mlflow/experiments", "/2.0/mlflow/runs"
+RM, MV = "/2.0/mlflow/registered-models", "/2.0/mlflow/model-versions"
 ARTIFACT_FILE = ("PUT", "/2.0/mlflow-artifacts/artifacts/{artifact_path:path}")
 CREDENTIAL_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "NETRC",
                   "MLFLOW_WORKSPACE")
@@ -87,6 +89,9 @@ def use_credentials(monkeypatch, account: Account, workspace: str | None = None)
 
 def client_answer(fn, dept: Dept) -> tuple:
     """('ok', masked result) or ('error', error code, masked message) of one client call."""
+    # The client caches a run's artifact location for the whole process; a user's own process would
+    # not have another account's entries, so each call starts without them.
+    tracking_utils._artifact_repos_cache.clear()
     try:
         return "ok", masked(repr(fn()), dept)
     except MlflowException as e:
@@ -94,3 +99,19 @@ def client_answer(fn, dept: Dept) -> tuple:
     except requests.HTTPError as e:  # the artifact repository raises the HTTP error itself
         body = e.response.json() if e.response is not None and e.response.content else {}
         return "error", body.get("error_code", str(e.response.status_code)), masked(body.get("message", ""), dept)
+
+
+def landed_marks(admin, dept: Dept) -> dict[str, set[str]]:
+    """The marks of the accounts whose writes landed on the department's objects, as the admin reads them."""
+    run = admin.ok("GET", f"{R}/get", params={"run_id": dept.run_id})["run"]
+    model = admin.ok("GET", f"{RM}/get", params={"name": dept.model_name}, workspace=dept.workspace)
+    versions = admin.ok("GET", f"{MV}/search", params={"filter": f"name='{dept.model_name}'"},
+                        workspace=dept.workspace).get("model_versions", [])
+    files = admin.ok("GET", "/2.0/mlflow-artifacts/artifacts", params={"path": dept.run_artifacts}).get("files", [])
+    marked = {
+        "log_metric": [m["key"] for m in run["data"].get("metrics", [])],
+        "set_registered_model_alias": [a["alias"] for a in model["registered_model"].get("aliases", [])],
+        "create_model_version": [v.get("description") or "" for v in versions],
+        "log_artifact": [f["path"].removesuffix(".txt") for f in files],
+    }
+    return {op: {value for value in values if value.startswith("by-")} for op, values in marked.items()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from medflow.auth.permissions import ACTIONS, CAPABILITIES, GLOBAL, READ, WORKSPACE
+from medflow.auth.permissions import ACTIONS, CAPABILITIES, GLOBAL, READ, REGISTERED_MODEL, WORKSPACE
 from medflow.auth.route_actions import RouteRule
 from tests.auth.role_matrix_world import Account, Dept
 
@@ -40,7 +40,10 @@ def expected(account: Account, rule: RouteRule, target: Dept, inner_action: str 
             continue
         if spec.permission == READ and "auditor" in account.roles:
             continue
-        if spec.permission not in CAPABILITIES[account.membership]:
+        held = CAPABILITIES[account.membership]
+        if spec.resource == REGISTERED_MODEL:  # the cases' models are the department's MODEL_NAME
+            held = held | CAPABILITIES[account.model_grant]
+        if spec.permission not in held:
             return DENIED
     return ALLOWED
 

@@ -2,7 +2,8 @@
 and in each department the same set of objects, created once per server through the admin API.
 
     cardiology, radiology   workspaces; in each: viewer, data_scientist, reviewer, auditor accounts
-                            (a data scientist's membership confers EDIT, everyone else's READ)
+                            (a data scientist's membership confers EDIT, everyone else's READ; the
+                            reviewer also holds APPROVE on the department's registered model)
     per department          experiment, run (metric, param, tag, an artifact file), logged model
                             (with an artifact file), registered model "matrix-model" (the same name
                             in both: names are per workspace) with version 1 and alias "champion"
@@ -25,6 +26,7 @@ from tests.servers import ADMIN_PASSWORD, ADMIN_USER
 DEPARTMENTS = ("cardiology", "radiology")
 ROLES = ("viewer", "data_scientist", "reviewer", "auditor")
 MEMBERSHIP = {"data_scientist": "EDIT"}  # what each role's workspace membership confers (default READ)
+MODEL_GRANTS = {"reviewer": "APPROVE"}  # a grant on the department's registered model, MODEL_NAME
 PASSWORD = "Role-Matrix-Passphrase-2026"
 MODEL_NAME = "matrix-model"
 API = "/api"
@@ -42,6 +44,7 @@ class Account:
     roles: frozenset[str]
     department: str | None  # None: the admin (every workspace)
     membership: str = "READ"
+    model_grant: str = "NONE"  # held on its department's registered model MODEL_NAME
 
     @property
     def role(self) -> str:
@@ -123,7 +126,8 @@ class Fresh:
     def experiment(self, *, deleted: bool = False) -> str:
         if self.missing:
             return "999998"
-        experiment_id = self._ws("POST", "/2.0/mlflow/experiments/create", json={"name": unique("fresh")})["experiment_id"]
+        experiment_id = self._ws("POST", "/2.0/mlflow/experiments/create",
+                                 json={"name": unique("fresh")})["experiment_id"]
         if deleted:
             self._ws("POST", "/2.0/mlflow/experiments/delete", json={"experiment_id": experiment_id})
         return experiment_id
@@ -173,6 +177,14 @@ class Fresh:
         if tag:
             self._ws("POST", "/2.0/mlflow/model-versions/set-tag",
                      json={"name": self.dept.model_name, "version": version, "key": tag, "value": "v"})
+        return version
+
+    def under_review(self) -> str:
+        """A new version of the department's model with an open review request for Staging."""
+        version = self.version()
+        if not self.missing:
+            self._ws("POST", "/medflow/v1/approvals/request",
+                     json={"name": self.dept.model_name, "version": version, "stage": "Staging"})
         return version
 
     def alias(self, alias: str) -> None:
@@ -226,7 +238,7 @@ def build_hospital(base_url: str) -> tuple[list[Account], dict[str, Dept]]:
         admin.ok("POST", "/medflow/v1/workspaces/create", json={"name": workspace})
         for role in ROLES:
             account = Account(f"{workspace}.{role}", PASSWORD, frozenset({role}), workspace,
-                              MEMBERSHIP.get(role, "READ"))
+                              MEMBERSHIP.get(role, "READ"), MODEL_GRANTS.get(role, "NONE"))
             admin.ok("POST", "/medflow/v1/users/create",
                      json={"username": account.username, "password": PASSWORD, "roles": [role],
                            "default_workspace": workspace})
@@ -236,6 +248,11 @@ def build_hospital(base_url: str) -> tuple[list[Account], dict[str, Dept]]:
                                "permission": account.membership})
             accounts.append(account)
         depts[workspace] = _populate(admin, workspace)
+        for account in accounts:
+            if account.department == workspace and account.model_grant != "NONE":
+                admin.ok("POST", "/medflow/v1/grants/grant", json={
+                    "resource_type": "registered_model", "resource": MODEL_NAME, "workspace": workspace,
+                    "kind": "user", "member": account.username, "permission": account.model_grant})
     return accounts, depts
 
 
@@ -244,7 +261,8 @@ def _populate(admin: Http, workspace: str) -> Dept:
         return admin.ok(method, path, workspace=workspace, **kwargs)
 
     dept = Dept(workspace, experiment_name=f"matrix-{workspace}")
-    dept.experiment_id = ok("POST", "/2.0/mlflow/experiments/create", json={"name": dept.experiment_name})["experiment_id"]
+    dept.experiment_id = ok("POST", "/2.0/mlflow/experiments/create",
+                            json={"name": dept.experiment_name})["experiment_id"]
     dept.run_id = ok("POST", "/2.0/mlflow/runs/create",
                      json={"experiment_id": dept.experiment_id})["run"]["info"]["run_id"]
     ok("POST", "/2.0/mlflow/runs/log-batch", json={
@@ -256,7 +274,8 @@ def _populate(admin: Http, workspace: str) -> Dept:
                                                           "source_run_id": dept.run_id})["model"]["info"]
     dept.logged_model_id, dept.model_file = model["model_id"], "MLmodel"
     root = model["artifact_uri"].removeprefix("mlflow-artifacts:/")
-    assert admin.request("PUT", f"/2.0/mlflow-artifacts/artifacts/{root}/MLmodel", data=b"flavors: {}").status_code == 200
+    uploaded = admin.request("PUT", f"/2.0/mlflow-artifacts/artifacts/{root}/MLmodel", data=b"flavors: {}")
+    assert uploaded.status_code == 200, uploaded.text
     ok("POST", "/2.0/mlflow/registered-models/create", json={"name": dept.model_name})
     ok("POST", "/2.0/mlflow/model-versions/create", json={"name": dept.model_name, "source": f"runs:/{dept.run_id}",
                                                           "run_id": dept.run_id})

@@ -65,7 +65,7 @@ def test_sign_on_maps_groups_provisions_the_account_and_opens_a_session(provider
                                                  subject=identity.subject, display_name=identity.display_name)
     assert principal.auth_method == "oidc" and principal.groups == {group}
     assert principal.roles == {"viewer", "data_scientist"} and principal.display_name == "Gregory House"
-    session_cookie = authenticator.start_session(principal, "oidc")
+    session_cookie = authenticator.start_session(principal, "oidc", identity.groups)
     again, _ = authenticator.session_principal(session_cookie)
     assert again.username == user and again.groups == {group}
     # the same subject signs on again later, even after a rename at the provider

@@ -46,3 +46,10 @@ def test_path_parameter_names_do_not_matter():
     assert rule_for("GET", "/2.0/mlflow/logged-models/{id}").action == "logged-model-read"
     assert rule_for("PUT", "/2.0/mlflow-artifacts/artifacts/{artifact_path:path}").action == "artifact-write"
     assert rule_for("GET", "/2.0/mlflow/webhooks") is None
+
+
+def test_browser_sign_on_routes_are_public_and_check_themselves():
+    from medflow.api.browser_auth import BROWSER_AUTH_ROUTES
+    from medflow.auth.middleware import BROWSER_SIGN_ON_PATHS, PUBLIC_PATHS
+    assert {path for _, path in BROWSER_AUTH_ROUTES} == BROWSER_SIGN_ON_PATHS <= PUBLIC_PATHS
+    assert not any(rule_for(method, path) for method, path in BROWSER_AUTH_ROUTES)

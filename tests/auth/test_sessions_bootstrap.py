@@ -9,11 +9,8 @@ from medflow.auth.bootstrap import bootstrap_admin, redeem_bootstrap_secret
 from medflow.auth.service import AuthServices
 from medflow.auth.sessions import SessionCookies, Signer
 from medflow.errors import MedflowError
-from medflow.store import migrations
-from medflow.store.engine import Database
 from tests.auth.conftest import PASSWORD, fast_config, unique
-from tests.conftest import postgres_admin
-from tests.servers import sqlite_url
+from tests.conftest import BACKENDS, fresh_database
 
 MINUTE = 60_000
 
@@ -36,21 +33,10 @@ def test_session_cookie_idle_timeout_age_limit_and_forgery():
     assert "HttpOnly" in cookies.set_cookie_header(cookie) and "Secure" in cookies.set_cookie_header(cookie)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def fresh_auth(request, tmp_path):
-    if request.param == "postgresql":
-        admin = postgres_admin()
-        name, url = admin.create_database()
-    else:
-        name, url = None, sqlite_url(tmp_path)
-    db = Database(url)
-    migrations.prepare_for_serving(db)
-    try:
+    with fresh_database(request.param, tmp_path) as (db, _):
         yield AuthServices(db, fast_config())
-    finally:
-        db.dispose()
-        if name:
-            admin.drop_database(name)
 
 
 def test_bootstrap_secret_creates_exactly_one_admin(fresh_auth):

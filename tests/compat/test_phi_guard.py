@@ -111,13 +111,8 @@ def recorded(findings: list[dict], kind: str, action: str = "block") -> dict:
     return matching[0]
 
 
-def rest(server, path: str, body: dict, workspace: str | None = None) -> requests.Response:
-    headers = {"X-MLFLOW-WORKSPACE": workspace} if workspace else {}
-    return requests.post(server.url + R + path, json=body, headers=headers, timeout=30)
-
-
 def rest_blocked(server, path: str, body: dict, value: str) -> None:
-    response = rest(server, path, body)
+    response = requests.post(server.url + R + path, json=body, timeout=30)
     assert response.status_code == 400, response.text
     payload = response.json()
     assert payload["error_code"] == "INVALID_PARAMETER_VALUE", payload
@@ -210,6 +205,16 @@ def test_csv_artifact_with_a_name_column_is_blocked(server, client, run_id):
     assert recorded(findings, "name")["field"] == "artifact 'misclassified.csv'"
 
 
+def test_a_binary_artifact_named_after_a_patient_is_blocked(server, client, run_id, tmp_path):
+    """Image content is not scanned, but its file name is."""
+    photo = tmp_path / "kimberly_foster_face.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    with pytest.raises(Exception) as excinfo:
+        client.log_artifact(run_id, str(photo), "photos")
+    assert "PHI" in str(excinfo.value)
+    assert client.list_artifacts(run_id, "photos") == []
+
+
 def test_registry_names_descriptions_and_tags_are_blocked(server, client, run_id):
     base = f"sepsis-{uuid.uuid4().hex[:6]}"
     phi_name = f"{base} Kimberly Foster"
@@ -275,6 +280,7 @@ def test_logged_model_name_params_and_tags_are_blocked(server, client, experimen
 
 def test_dataset_input_with_a_patient_name_is_blocked(server, client, experiment_id, run_id):
     mlflow.set_tracking_uri(server.url)
+    mlflow.set_experiment(experiment_id=experiment_id)  # the fluent run must be in the active experiment
     frame = pd.DataFrame({"heart_rate": [88, 102], "lactate": [1.1, 3.4]})
     dataset = mlflow.data.from_pandas(frame, name="cohort of Kimberly Foster")
     t0 = now_ms()
@@ -356,7 +362,8 @@ def test_the_seeds_safe_example_passes(server, client):
 # workspace; these tests send MLflow's X-MLFLOW-WORKSPACE header over raw HTTP instead.
 
 def in_workspace(server, workspace: str):
-    def call(path: str, body: dict | None = None, **params) -> dict:
+    """call(path, body) POSTs, call(path, **params) GETs; both answer (status, JSON body)."""
+    def call(path: str, body: dict | None = None, **params) -> tuple[int, dict]:
         headers = {"X-MLFLOW-WORKSPACE": workspace}
         if body is None:
             response = requests.get(server.url + R + path, params=params, headers=headers, timeout=30)
@@ -417,7 +424,7 @@ def test_warn_mode_stores_as_written_and_audits(server):
     assert status == 200, body
     status, body = call("/runs/get", run_id=run_id)
     assert {"key": "patient_name", "value": "Kimberly Foster"} in body["run"]["data"]["tags"]
-    # stored as written, so the event's change record has the value; the finding never does
-    finding = recorded(audit_findings(server, None, t0, resource_id=run_id, action="POST runs/set-tag",
-                                      outcome="success"), "name", "warn")
+    # stored as written, yet the audit trail never holds the value: its change record is redacted
+    finding = recorded(audit_findings(server, "Kimberly Foster", t0, resource_id=run_id,
+                                      action="POST runs/set-tag", outcome="success"), "name", "warn")
     assert finding["field"] == "tag 'patient_name'" and "Kimberly" not in json.dumps(finding)

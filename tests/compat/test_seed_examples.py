@@ -19,9 +19,10 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from tests.compat.seed_readback import ALIAS, read_back
-from tests.servers import REPO_ROOT
+from tests.servers import ADMIN_PASSWORD, ADMIN_USER, REPO_ROOT
 
 pytestmark = pytest.mark.timeout(600)  # per test; includes starting the class's server
 
@@ -82,9 +83,12 @@ def tail(text: str, lines: int) -> str:
 
 
 def client_env(server) -> dict[str, str]:
+    """The scripts' environment: the server URI and credentials in MLFLOW_* variables only
+    (no netrc), as a training script would have them."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MLFLOW_") and k not in ("PYTHONPATH", "PYTHONHOME")}
+           if not k.startswith("MLFLOW_") and k not in ("PYTHONPATH", "PYTHONHOME", "NETRC")}
     env.update(MLFLOW_TRACKING_URI=server.url, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true",
+               MLFLOW_TRACKING_USERNAME=ADMIN_USER, MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD,
                # fail fast instead of the clients' 5-7 retries with backoff on a 5xx answer
                MLFLOW_HTTP_REQUEST_MAX_RETRIES="1", MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",
                MPLBACKEND="Agg", GIT_PYTHON_REFRESH="quiet", PYTHONUNBUFFERED="1")
@@ -224,6 +228,35 @@ class SeedScenario:
         assert state["latest_production"] == ["3"]
         assert state["versions"]["3"]["tags"] == REVIEW_TAGS
         assert state["alias_version"] == "2"  # the alias stays on the version it was set on
+
+    def test_audit_trail_answers_who_and_when(self, server, done):
+        """Issue 4: the seed's examples leave a trail that answers who logged each param, who
+        moved each stage, and when."""
+        self.needs(done, "a", "b", "c")
+        run_id = done["a"]
+
+        def audit(path, **params):
+            response = requests.get(f"{server.url}/api/medflow/v1/audit/{path}", params=params, timeout=30,
+                                    auth=(ADMIN_USER, ADMIN_PASSWORD))
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        for param in EXPECTED_PARAMS:
+            history = audit("history", resource_type="run", resource_id=run_id, field=f"params.{param}")
+            assert history["value"] == EXPECTED_PARAMS[param]
+            assert history["set_by"] == ADMIN_USER and history["set_at"] > 0
+        stages = audit("history", resource_type="model_version", resource_id="sepsis-early-warning/2",
+                       field="current_stage")
+        assert [(h["previous"], h["value"], h["changed_by"]) for h in stages["history"]][:2] == [
+            ("None", "Staging", ADMIN_USER), ("Staging", "Production", ADMIN_USER)]
+        before_production = audit("history", resource_type="model_version",
+                                  resource_id="sepsis-early-warning/2", field="current_stage",
+                                  at=str(stages["history"][1]["changed_at"] - 1))
+        assert before_production["value"] == "Staging"
+        reads = audit("events", resource_type="run", resource_id=run_id, action="GET runs/get")
+        assert reads["events"] and all(e["actor"] == ADMIN_USER for e in reads["events"])
+        verified = audit("verify")
+        assert verified["ok"], verified
 
     def test_d_sweep(self, server, tmp_path, seed_dir):
         assert "SWEEP_OK" in self.run_seed("d_sweep.py", server, tmp_path, seed_dir)

@@ -11,26 +11,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from medflow.store import migrations
-from medflow.store.engine import Database
 from medflow.store.schema import metadata
-from tests.conftest import postgres_admin
-from tests.servers import sqlite_url, start_server
+from tests.conftest import BACKENDS, fresh_database
+from tests.servers import start_server
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def empty_db(request, tmp_path):
-    if request.param == "postgresql":
-        admin = postgres_admin()
-        name, url = admin.create_database()
-    else:
-        name, url = None, sqlite_url(tmp_path)
-    db = Database(url)
-    try:
-        yield db, url
-    finally:
-        db.dispose()
-        if name:
-            admin.drop_database(name)
+    with fresh_database(request.param, tmp_path, migrate=False) as created:
+        yield created
 
 
 def _full_metadata():

@@ -2,6 +2,7 @@
 
 Every path is served under /api and /ajax-api (the MLflow web UI uses the latter).
 """
+from medflow.api.v1 import approvals as approvals_v1
 from medflow.api.v1 import audit as audit_v1
 from medflow.api.v1 import routes as v1_routes
 from medflow.api.mlflow import (artifacts, experiments, logged_models, metrics, registry, runs,
@@ -24,5 +25,6 @@ TOP_LEVEL_ROUTES = server_info.TOP_LEVEL_ROUTES
 # MedFlow's own API, under /api only (/api/medflow/v1/...).
 MEDFLOW_ROUTES = [
     *audit_v1.ROUTES,
+    *approvals_v1.ROUTES,
     *v1_routes.ROUTES,
 ]

@@ -7,7 +7,7 @@ from medflow.api.endpoint import Endpoint
 
 def get_server_info(services, req):
     """GET /3.0/mlflow/server-info — the 3.x client asks before artifact operations."""
-    return {"store_type": "SqlStore", "workspaces_enabled": False,
+    return {"store_type": "SqlStore", "workspaces_enabled": True,
             "multipart_uploads_enabled": services.artifacts.multipart_supported(),
             "server": "medflow", "version": __version__}
 
