@@ -74,7 +74,8 @@ class ArtifactService:
         return False
 
     def add_upload_check(self, fn: UploadCheck, head_bytes: int = DEFAULT_HEAD_BYTES) -> None:
-        """Run `fn` on the first `head_bytes` of every text-like upload before it is stored."""
+        """Run `fn` on the first `head_bytes` of every text-like upload before it is stored;
+        other files are checked by name only (`fn` gets an empty head)."""
         self._checks.append(_Check(fn, head_bytes))
 
     # --- the mlflow-artifacts proxy -------------------------------------------------------

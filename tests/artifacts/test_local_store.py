@@ -107,13 +107,13 @@ def service(store) -> ArtifactService:
     return ArtifactService(SimpleNamespace(artifact_store=store, db=None))
 
 
-def test_check_sees_the_head_of_text_files_only(store):
+def test_check_sees_the_head_of_text_files_and_only_the_name_of_others(store):
     svc, seen = service(store), []
     svc.add_upload_check(lambda path, head: seen.append((path, head)), head_bytes=5)
     asyncio.run(svc.upload("1/r/notes.txt", _chunks(b"abc", b"defgh")))
     asyncio.run(svc.upload("1/r/weights.bin", _chunks(b"\x00\x01\x02binary")))
     asyncio.run(svc.upload("1/r/README", _chunks(b"plain utf-8 text")))
-    assert seen == [("1/r/notes.txt", b"abcde"), ("1/r/README", b"plain")]
+    assert seen == [("1/r/notes.txt", b"abcde"), ("1/r/weights.bin", b""), ("1/r/README", b"plain")]
     assert b"".join(store.open_read("1/r/notes.txt")) == b"abcdefgh"
 
 

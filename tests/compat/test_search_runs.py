@@ -50,6 +50,7 @@ def fixture_runs(client, server):
     """{name: run_id} for FIXTURE_RUNS in a fresh experiment; start times 1000, 2000, ..."""
     experiment_id = client.create_experiment("search-compat")
     mlflow.set_tracking_uri(server.url)
+    mlflow.set_experiment(experiment_id=experiment_id)  # fluent state may be left by other modules
     ids = {}
     for i, (name, (metrics, params, run_tags, status, context)) in enumerate(FIXTURE_RUNS.items()):
         run = client.create_run(experiment_id, run_name=name, start_time=1000 * (i + 1))
