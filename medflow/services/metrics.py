@@ -174,7 +174,7 @@ class MetricService:
             run_id = self._require_run(conn, run_id)
 
         def chunks() -> Iterator[bytes]:
-            with self.db.read() as conn:
+            with self.db.scan() as conn:
                 yield from store.history_json_chunks(conn, run_id, key)
 
         return chunks()

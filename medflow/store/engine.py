@@ -73,8 +73,12 @@ class Database:
             self._writer = _sqlite_engine(self.url, immediate=True, pool_size=1)
             self._reader = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
         else:
-            self._writer = self._reader = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping: it costs a round trip per transaction; a connection the server dropped
+            # fails one request (which the mlflow client retries) and is then replaced.
+            self._writer = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size,
+                                         pool_recycle=1800)
+            # Reads run in autocommit: no BEGIN/COMMIT round trips for a request that changes nothing.
+            self._reader = self._writer.execution_options(isolation_level="AUTOCOMMIT")
         # Called with the connection just before every write transaction commits: the audit
         # trail appends the request's event here, so a change and its event commit together.
         self.before_commit: list[Callable[[Connection], None]] = []
@@ -96,9 +100,17 @@ class Database:
         with self._reader.begin() as conn:
             yield conn
 
+    @contextlib.contextmanager
+    def scan(self) -> Iterator[Connection]:
+        """A read-only transaction for server-side cursors (streaming large results)."""
+        engine = self._writer if self.dialect == "postgresql" else self._reader
+        with engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
     def dispose(self) -> None:
         self._writer.dispose()
-        if self._reader is not self._writer:
+        if self.dialect == "sqlite":
             self._reader.dispose()
 
 
