@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Iterator
 
 from medflow.artifacts import FileInfo, OpenedFile, transfer
 from medflow.artifacts.paths import STAGING_DIR
@@ -24,7 +24,7 @@ def _outside_root(path: str) -> MedflowError:
                                 "root (through a symbolic link); nothing was read or written.")
 
 
-class LocalArtifactStore:
+class LocalArtifactStore(transfer.StreamingMixin):
     def __init__(self, root: str):
         if root.startswith("file://"):
             root = root[len("file://"):]
@@ -91,22 +91,12 @@ class LocalArtifactStore:
 
         return OpenedFile(size, chunks(), handle.close)
 
-    def open_read(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        opened = self.open_file(path)
-        try:
-            yield from opened.chunks
-        finally:
-            opened.close()
-
     # --- writes ---------------------------------------------------------------------------
     def open_write(self, path: str) -> "_LocalWriter":
         if not path:
             raise MedflowError.invalid("Cannot write to the artifact root itself: name a file.")
         self._resolve(str(Path(path).parent))  # refuse before receiving a byte
         return _LocalWriter(self, path)
-
-    async def write_stream(self, path: str, chunks: AsyncIterator[bytes]) -> int:
-        return await transfer.write_stream(lambda: self.open_write(path), chunks)
 
     def delete(self, path: str) -> None:
         if not path:

@@ -9,7 +9,7 @@ object body. Listings use Delimiter='/' and follow continuation tokens.
 from __future__ import annotations
 
 import logging
-from typing import AsyncIterator, Iterator
+from typing import Iterator
 
 from medflow.artifacts import FileInfo, OpenedFile, transfer
 from medflow.errors import MedflowError
@@ -35,7 +35,7 @@ def _is_missing(exc: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
-class S3ArtifactStore:
+class S3ArtifactStore(transfer.StreamingMixin):
     def __init__(self, destination: str, endpoint_url: str | None = None, client=None,
                  list_page_size: int = 1000):
         import boto3
@@ -110,21 +110,11 @@ class S3ArtifactStore:
 
         return OpenedFile(response["ContentLength"], chunks(), body.close)
 
-    def open_read(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        opened = self.open_file(path)
-        try:
-            yield from opened.chunks
-        finally:
-            opened.close()
-
     # --- writes ---------------------------------------------------------------------------
     def open_write(self, path: str) -> "_S3Writer":
         if not path:
             raise MedflowError.invalid("Cannot write to the artifact root itself: name a file.")
         return _S3Writer(self, self._key(path))
-
-    async def write_stream(self, path: str, chunks: AsyncIterator[bytes]) -> int:
-        return await transfer.write_stream(lambda: self.open_write(path), chunks)
 
     def delete(self, path: str) -> None:
         if not path:

@@ -13,7 +13,7 @@ it in the thread pool one chunk (READ_CHUNK bytes) at a time.
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Callable, Iterator
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -108,3 +108,17 @@ async def _inspected(pieces: list[bytes], inspect_head: HeadInspector) -> tuple[
     replacement = await run_in_threadpool(inspect_head, data)
     data = data if replacement is None else bytes(replacement)
     return [data], len(data)
+
+
+class StreamingMixin:
+    """open_read and write_stream of the ArtifactStore protocol, from a store's open_file/open_write."""
+
+    def open_read(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        opened = self.open_file(path)
+        try:
+            yield from opened.chunks
+        finally:
+            opened.close()
+
+    async def write_stream(self, path: str, chunks: AsyncIterator[bytes]) -> int:
+        return await write_stream(lambda: self.open_write(path), chunks)

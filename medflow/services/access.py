@@ -228,34 +228,29 @@ class Access:
     @staticmethod
     def _runs(conn, field: str, keys: list) -> list[Named]:
         """Runs, set-based: each run id -> its experiment (what run permissions follow)."""
-        wanted = sorted({str(k) for k in keys})
-        found = {}
-        if wanted:
-            found = {r.run_uuid: (r.experiment_id, r.workspace) for r in conn.execute(
-                select(runs.c.run_uuid, experiments.c.experiment_id, experiments.c.workspace)
-                .join(experiments, experiments.c.experiment_id == runs.c.experiment_id)
-                .where(runs.c.run_uuid.in_(wanted)))}
-        out = []
-        for key in keys:
-            hit = found.get(str(key))
-            ref = ResourceRef("experiment", str(hit[0]), hit[1]) if hit else None
-            out.append(Named(field, str(key), ref, f"Run with id={key} not found", "run"))
-        return out
+        return Access._in_experiments(conn, field, keys, runs.c.run_uuid, runs.c.experiment_id,
+                                      lambda key: f"Run with id={key} not found", "run")
 
     @staticmethod
     def _logged_models(conn, field: str, keys: list) -> list[Named]:
+        return Access._in_experiments(conn, field, keys, logged_models.c.model_id, logged_models.c.experiment_id,
+                                      lambda key: f"Logged model with ID '{key}' not found.", "logged_model")
+
+    @staticmethod
+    def _in_experiments(conn, field: str, keys: list, id_column, experiment_column, missing, kind) -> list[Named]:
+        """Objects that live in an experiment (runs, logged models), looked up in one query."""
         wanted = sorted({str(k) for k in keys})
         found = {}
         if wanted:
-            found = {r.model_id: (r.experiment_id, r.workspace) for r in conn.execute(
-                select(logged_models.c.model_id, experiments.c.experiment_id, experiments.c.workspace)
-                .join(experiments, experiments.c.experiment_id == logged_models.c.experiment_id)
-                .where(logged_models.c.model_id.in_(wanted)))}
+            found = {r[0]: (r.experiment_id, r.workspace) for r in conn.execute(
+                select(id_column, experiments.c.experiment_id, experiments.c.workspace)
+                .join(experiments, experiments.c.experiment_id == experiment_column)
+                .where(id_column.in_(wanted)))}
         out = []
         for key in keys:
             hit = found.get(str(key))
             ref = ResourceRef("experiment", str(hit[0]), hit[1]) if hit else None
-            out.append(Named(field, str(key), ref, f"Logged model with ID '{key}' not found.", "logged_model"))
+            out.append(Named(field, str(key), ref, missing(key), kind))
         return out
 
     @staticmethod
