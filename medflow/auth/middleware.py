@@ -16,6 +16,7 @@ the script-readable `medflow_csrf` cookie at sign-on. Requests with an Authoriza
 """
 from __future__ import annotations
 
+import base64
 import contextvars
 import ipaddress
 import json
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 
+from medflow.audit.context import RequestAudit
 from medflow.auth.authenticate import Authenticator, _cookie
 from medflow.auth.principal import Principal
 from medflow.auth.sessions import COOKIE_NAME, Session, SessionCookies, Signer
@@ -93,6 +95,7 @@ class AuthenticationMiddleware:
             else:
                 principal = await run_in_threadpool(authenticator.authenticate, headers, client_addr)
         except MedflowError as exc:
+            _audit_refusal(scope, headers, client_addr, exc)
             await _send_error(send, exc)
             return
         scope[SCOPE_KEY] = principal
@@ -185,6 +188,22 @@ def _with_cookie(send, cookie: str, secure: bool):
             message = {**message, "headers": headers}
         await send(message)
     return wrapped
+
+
+def _audit_refusal(scope, headers: dict[str, str], client_addr: str, exc: MedflowError) -> None:
+    """A request refused before any endpoint ran is audited too (HIPAA: failed access attempts)."""
+    trail = getattr(getattr(scope["app"].state, "services", None), "audit_trail", None)
+    if trail is None:
+        return
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    audit = RequestAudit(action=f"{scope['method']} {scope['path']}"[:80], client_addr=client_addr,
+                         auth_method=(scheme.lower() or "none")[:20])
+    if scheme.lower() == "basic":
+        try:
+            audit.details["claimed_user"] = base64.b64decode(credentials).decode().partition(":")[0][:256]
+        except (ValueError, UnicodeDecodeError):
+            pass
+    trail.finish(audit, outcome="denied", error_code=exc.code)
 
 
 async def _send_error(send, exc: MedflowError) -> None:

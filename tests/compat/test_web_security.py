@@ -9,6 +9,7 @@ DOS-*: pathological bodies get a clear 4xx, never a 500.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
@@ -52,10 +53,21 @@ def test_every_route_refuses_anonymous_calls(medflow_server, anonymous):
     assert anonymous.get(medflow_server.url + "/health", timeout=10).status_code == 200
 
 
-def test_wrong_credentials_are_refused(medflow_server, anonymous):
+def test_wrong_credentials_are_refused_and_audited(medflow_server, anonymous):
+    since = int(time.time() * 1000)
     response = anonymous.post(medflow_server.url + API + "/experiments/search", json={},
-                              auth=("test-admin", "not the password"), timeout=30)
+                              auth=("someone", "not the password"), timeout=30)
     assert response.status_code == 401 and response.json()["error_code"] == "UNAUTHENTICATED"
+    anonymous.get(medflow_server.url + API + "/experiments/get", params={"experiment_id": "0"}, timeout=30)
+    deadline, events = time.monotonic() + 10, []
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.2)
+        events = requests.get(medflow_server.url + "/api/medflow/v1/audit/events", timeout=30,
+                              params={"outcome": "denied", "since": since}).json()["events"]
+    refused = {(e["action"], e["error_code"], e["auth_method"], e["details"].get("claimed_user")) for e in events}
+    assert ("POST /api/2.0/mlflow/experiments/search", "UNAUTHENTICATED", "basic", "someone") in refused
+    assert ("GET /api/2.0/mlflow/experiments/get", "UNAUTHENTICATED", "none", None) in refused
+    assert all("not the password" not in str(e) for e in events)
 
 
 def test_cross_site_form_post_is_refused(medflow_server):
