@@ -9,6 +9,7 @@ alias (e.g. `champion`). A requirement is any of
       metrics: ["auc_roc >= 0.85"]                     # on the source run's latest values
       tags: [fda_documentation_id]                     # on the version or its source run
       artifacts: [model_card.md]                       # in the version's files or the run's
+      phi_scan: clean                                  # the version's files scan clean (PHI guard)
 
 Every error names the entry (`rules[0].stages.Production.approvals[0].count`) and what to
 write instead, so a typo fails at start-up, never at the first promotion. The format is
@@ -80,9 +81,10 @@ class Gates:
     metrics: tuple[MetricGate, ...] = ()
     tags: tuple[TagGate, ...] = ()
     artifacts: tuple[str, ...] = ()
+    phi_scan: bool = False  # `phi_scan: clean`: every file of the version scans clean with the PHI guard
 
     def __bool__(self) -> bool:
-        return bool(self.metrics or self.tags or self.artifacts)
+        return bool(self.metrics or self.tags or self.artifacts or self.phi_scan)
 
 
 @dataclass(frozen=True)
@@ -238,15 +240,19 @@ def _gates(body: Any, where: str) -> Gates:
     if body is None:
         return Gates()
     if not isinstance(body, dict):
-        raise PolicyError(f"{where} must be a mapping with 'metrics', 'tags' and/or 'artifacts'")
-    _only(body, {"metrics", "tags", "artifacts"}, where)
+        raise PolicyError(f"{where} must be a mapping with 'metrics', 'tags', 'artifacts' and/or 'phi_scan'")
+    _only(body, {"metrics", "tags", "artifacts", "phi_scan"}, where)
     metrics = tuple(_metric_gate(item, f"{where}.metrics[{i}]")
                     for i, item in enumerate(_list(body.get("metrics"), f"{where}.metrics")))
     tags = tuple(_tag_gate(item, f"{where}.tags[{i}]")
                  for i, item in enumerate(_list(body.get("tags"), f"{where}.tags")))
     artifacts = tuple(_artifact_path(item, f"{where}.artifacts[{i}]")
                       for i, item in enumerate(_list(body.get("artifacts"), f"{where}.artifacts")))
-    return Gates(metrics, tags, artifacts)
+    phi_scan = body.get("phi_scan")
+    if phi_scan not in (None, "clean"):
+        raise PolicyError(f"{where}.phi_scan must be 'clean' (every file of the version scans clean with the "
+                          f"PHI guard), got {phi_scan!r}")
+    return Gates(metrics, tags, artifacts, phi_scan == "clean")
 
 
 def _metric_gate(item: Any, where: str) -> MetricGate:
@@ -326,6 +332,8 @@ def requirement_to_wire(req: Requirement) -> dict:
         gates["tags"] = [g.describe() for g in req.gates.tags]
     if req.gates.artifacts:
         gates["artifacts"] = list(req.gates.artifacts)
+    if req.gates.phi_scan:
+        gates["phi_scan"] = "clean"
     if gates:
         out["gates"] = gates
     return out

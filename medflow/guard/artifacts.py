@@ -4,8 +4,9 @@ Structure is context: a CSV column header or a JSON key is to its cells what a p
 is to its value, so an `mrn` column of 8-digit numbers is PHI while an `n_test` field is
 not. Each CSV row, JSON object and text line is one record: plausible spans in it (a
 bare number, an undated-context date) count when the record also holds a definite
-identifier. Images and other binary files are not scanned: face detection in images is
-out of scope (docs/operators/phi-guard.md).
+identifier. PNG and JPEG images are checked for frontal faces (medflow.guard.faces; a
+finding of kind "photo"); other images and binary files are not scanned
+(docs/operators/phi-guard.md).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import PurePosixPath
 
 from medflow.guard.config import DEFAULT_CONFIG, GuardConfig
 from medflow.guard.context import EMPTY, KeyContext, key_context
+from medflow.guard.faces import FACE_SCAN_SUFFIXES, contains_face
 from medflow.guard.findings import Finding
 from medflow.guard.keyed import keyed_kind
 from medflow.guard.scan import Collector, collect, finalize
@@ -40,6 +42,9 @@ def scan_artifact(filename: str, data: bytes, config: GuardConfig | None = None,
     """Findings in an uploaded file; offsets index the decoded (and possibly truncated) text."""
     config = config or DEFAULT_CONFIG
     suffix = PurePosixPath(filename.lower()).suffix
+    if suffix in FACE_SCAN_SUFFIXES:
+        # The whole image is needed: a cut image does not decode (then no finding).
+        return [Finding(field or "artifact_image", "photo", 0, 0, "image")] if contains_face(data) else []
     if suffix in IMAGE_SUFFIXES or b"\x00" in data[:4096]:
         return []
     text = decode_for_scan(data, config.max_artifact_scan_bytes)

@@ -71,6 +71,9 @@ class Collector:
         return self.certain
 
 
+_MACHINE_ID = re.compile(r"(?i)(?<![0-9a-z])(?:m-)?[0-9a-f]{32}(?![0-9a-z])"
+                         r"|(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])")
+
 def scan_value(text: str, ctx: KeyContext, *, identifier: bool, config: GuardConfig,
                person_level: int | None = None) -> list[tuple[int, int, str]]:
     """Spans (start, end, kind) of identifiers in one value."""
@@ -95,6 +98,13 @@ def collect(text: str, ctx: KeyContext, out: Collector, *, identifier: bool, con
             out.add(start, end, "name")
         _site_patterns(text, out, config)
         return
+    whole = keyed_kind(text, ctx)
+    if whole is not None:
+        out.add(0, len(text), whole)
+    if not ctx.person and _MACHINE_ID.search(text):
+        # Run ids, model ids, UUIDs: random hex a server generated, not a person's identifier;
+        # their digit runs would otherwise read as dates, phone or account numbers.
+        text = _MACHINE_ID.sub(lambda m: "x" * len(m.group()), text)
     cue_text = text.replace("_", " ") if "_" in text else text
     short = len(text) <= 96
     if person_level is None:
@@ -107,10 +117,6 @@ def collect(text: str, ctx: KeyContext, out: Collector, *, identifier: bool, con
         else:
             person_level = PERSON_NONE
     workforce = ctx.workforce and not ctx.person
-
-    whole = keyed_kind(text, ctx)
-    if whole is not None:
-        out.add(0, len(text), whole)
 
     lowered = text.lower()
     if not workforce and (lowered != text.upper() or _LETTER.search(text)):

@@ -114,7 +114,8 @@ class ApprovalService:
         review = self._review_state(conn, key, target, content)
         result = assess(requirement, review, evidence.barred_signers(conn, model_row.name, version_row),
                         gate_failures(requirement.gates, evidence.gate_evidence(
-                            conn, self.artifact_store, version_row, requirement.gates, content)))
+                            conn, self.artifact_store, version_row, requirement.gates, content,
+                            guard_config=self.phi.config)))
         if not result.allowed:
             note_detail("governance", {"policy_sha256": policy.sha256, "target": target.describe(),
                                        "missing": result.missing})
@@ -326,7 +327,8 @@ class ApprovalService:
                 target = Target(kind, name)
                 result = assess(requirement, self._review_state(conn, VersionKey.of(row), target, content), barred,
                                 gate_failures(requirement.gates, evidence.gate_evidence(
-                                    conn, self.artifact_store, row, requirement.gates, content)))
+                                    conn, self.artifact_store, row, requirement.gates, content,
+                                    guard_config=self.phi.config)))
                 item = {"target_kind": kind, "target": name, "allowed": result.allowed}
                 if result.missing:
                     item["missing"] = result.missing

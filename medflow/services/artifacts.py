@@ -3,8 +3,9 @@
 Every client path is validated by artifacts.paths before it reaches the store. Uploads
 stream (transfer.write_stream) and can be inspected before they are committed: a check
 registered with `add_upload_check` sees the first bytes of every text-like file and may
-reject the upload (nothing is stored) or return a replacement head (redaction). The PHI
-guard plugs in there.
+reject the upload (nothing is stored) or return a replacement head (redaction). PNG and
+JPEG images up to IMAGE_CHECK_BYTES are held whole and checks get all their bytes (face
+detection needs the whole image). The PHI guard plugs in there.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import AsyncIterator, Callable
 from medflow.artifacts import FileInfo, OpenedFile, paths, transfer
 from medflow.audit.context import note_detail
 from medflow.errors import MedflowError
+from medflow.guard.faces import MAX_FACE_SCAN_BYTES, is_face_scannable
 from medflow.store import runs as run_store
 
 # File types MLflow serves as text/plain (mlflow/utils/mime_type_utils.py); all else is binary.
@@ -23,6 +25,8 @@ TEXT_EXTENSIONS = frozenset({
     "yaml", "yml", "xml", "json", "js", "py", "py3", "csv", "tsv", "md", "rst", "ipynb",
     "mlmodel", "mlproject"})
 DEFAULT_HEAD_BYTES = 1024 * 1024
+# Images (.png/.jpg/.jpeg) up to this size reach the checks whole; larger ones by name only.
+IMAGE_CHECK_BYTES = MAX_FACE_SCAN_BYTES
 
 # (store path, head of the file) -> None to accept, bytes to store instead; raise to reject.
 UploadCheck = Callable[[str, bytes], "bytes | None"]
@@ -75,7 +79,8 @@ class ArtifactService:
 
     def add_upload_check(self, fn: UploadCheck, head_bytes: int = DEFAULT_HEAD_BYTES) -> None:
         """Run `fn` on the first `head_bytes` of every text-like upload before it is stored;
-        other files are checked by name only (`fn` gets an empty head)."""
+        PNG/JPEG images up to IMAGE_CHECK_BYTES get their whole content; other files are
+        checked by name only (`fn` gets an empty head)."""
         self._checks.append(_Check(fn, head_bytes))
 
     # --- the mlflow-artifacts proxy -------------------------------------------------------
@@ -93,6 +98,9 @@ class ArtifactService:
         inspect, head_bytes = None, 0
         if self._checks:
             head_bytes = max(c.head_bytes for c in self._checks)
+            if is_face_scannable(path):
+                # Hold up to the cap: a smaller image then reaches the checks whole.
+                head_bytes = max(head_bytes, IMAGE_CHECK_BYTES + 1)
             inspect = lambda head: self._inspect(path, head)  # noqa: E731
         size = await transfer.write_stream(lambda: self.store.open_write(path), chunks,
                                            inspect_head=inspect, head_bytes=head_bytes,
@@ -102,9 +110,11 @@ class ArtifactService:
 
     def _inspect(self, path: str, head: bytes) -> bytes | None:
         if not looks_like_text(path, head):
-            # Binary content is not scanned, but its file name is (e.g. 'jane_doe_face.png').
+            # Binary content is not scanned, but its file name is (e.g. 'jane_doe_face.png');
+            # a whole image (below the cap, so not cut) is passed on for face detection.
+            whole_image = is_face_scannable(path) and len(head) <= IMAGE_CHECK_BYTES
             for check in self._checks:
-                check.fn(path, b"")
+                check.fn(path, head if whole_image else b"")
             return None
         replaced = None
         for check in self._checks:

@@ -126,7 +126,9 @@ class PhiService:
                              "action": "warn" if mode == "warn" else "block"})
         what = "artifact" if name_findings else f"artifact '{name}'"
         if findings:
-            recorded.append({"field": what, "kinds": sorted({f.kind for f in findings}), "action": mode})
+            image = any(f.kind == "photo" and f.location == "image" for f in findings)
+            recorded.append({"field": what, "kinds": sorted({f.kind for f in findings}),
+                             "action": "block" if mode == "redact" and image else mode})
         note_detail("phi_findings", recorded)
         if name_findings and mode != "warn":
             raise MedflowError.invalid(phi_message("artifact file name", name_findings))
@@ -134,6 +136,8 @@ class PhiService:
             return None
         if mode == "block":
             raise MedflowError.invalid(phi_message(what, findings))
+        if mode == "redact" and any(f.kind == "photo" and f.location == "image" for f in findings):
+            raise MedflowError.invalid(phi_message(what, findings))  # an image cannot be redacted
         if mode == "redact":
             text = head.decode("utf-8", errors="replace")
             return apply_policy(text, findings, "redact").value.encode("utf-8")

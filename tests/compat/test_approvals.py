@@ -389,3 +389,35 @@ def test_the_cli_requests_and_signs(world, tmp_path):
     checked = medflow("policy", "validate", str(bad_policy))
     assert checked.returncode == 1 and "'version' must be 1" in checked.stderr
     assert medflow("policy", "validate", str(POLICY)).returncode == 0
+
+
+PHI_POLICY = "version: 1\nrules:\n  - models: '*'\n    stages:\n      Production:\n        gates:\n          phi_scan: clean\n"
+
+
+def test_the_phi_scan_gate_refuses_a_version_whose_files_hold_patient_names(backend, server_factory, tmp_path):
+    """`phi_scan: clean` on its own server (this module's policy has no such gate). The CSV of names is
+    written straight into the artifact store: the upload path itself would block it."""
+    policy = tmp_path / "phi_policy.yaml"
+    policy.write_text(PHI_POLICY)
+    with server_factory(backend, "approvals-phi", env={"MEDFLOW_GOVERNANCE_POLICY": str(policy)}) as server:
+        client = MlflowClient(server.url)  # the session's admin
+        experiment_id = client.create_experiment(f"phi-gate-{uuid.uuid4().hex[:8]}")
+        name = f"sepsis-phi-{uuid.uuid4().hex[:8]}"
+        client.create_registered_model(name)
+        versions = []
+        for _ in range(2):
+            run_id = client.create_run(experiment_id).info.run_id
+            client.log_text(run_id, "artifact_path: sepsis-model\nflavors: {}\n", "sepsis-model/MLmodel")
+            client.log_text(run_id, "gbm weights 0.125 0.250 0.500\n", "sepsis-model/model.txt")
+            client.set_terminated(run_id)
+            versions.append(client.create_model_version(name, f"runs:/{run_id}/sepsis-model", run_id).version)
+        dirty, clean = versions
+        location = client.get_model_version_download_uri(name, dirty)
+        sample = Path(server.artifacts_destination) / location.split(":/", 1)[1] / "data" / "sample.csv"
+        sample.parent.mkdir(parents=True)
+        sample.write_text("patient_name,age,lactate\nJohn Smith,67,2.1\nMaria Garcia,54,3.4\n")
+
+        message = refused(lambda: client.transition_model_version_stage(name, dirty, "Production"))
+        assert "gate phi_scan failed: artifact data/sample.csv contains a person's name (PHI)" in message
+        assert "Smith" not in message and "Garcia" not in message
+        assert client.transition_model_version_stage(name, clean, "Production").current_stage == "Production"
