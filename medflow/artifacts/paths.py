@@ -108,11 +108,6 @@ def store_path_from_uri(uri: str) -> str:
     return store_path(rest.lstrip("/"))
 
 
-def uri_for(path: str) -> str:
-    """The artifact URI clients use for store path `path`."""
-    return f"{ARTIFACTS_SCHEME}/{path}"
-
-
 def relative_to(path: str, root: str) -> str:
     """`path` below `root` (both store paths), as MLflow lists run and model artifacts."""
     if not root:

@@ -2,58 +2,49 @@
 
 Field names equal the rows of medflow/config.py's SETTINGS table (MEDFLOW_<NAME UPPER>), so
 `AuthConfig.from_settings(settings)` copies whatever the server's Settings carries and keeps
-the defaults below for the rest. `setting_rows()` lists them as (name, type, default, help).
+the defaults below for the rest.
 """
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from medflow.auth.principal import ROLES
 from medflow.errors import MedflowError
 
 
-def _f(default, help_text: str):
-    return field(default=default, metadata={"help": help_text})
-
-
 @dataclass(frozen=True)
 class AuthConfig:
-    auth_enabled: bool = _f(True, "Require authentication on every endpoint except /health. Turn off only "
-                                  "for a single-user laptop; never with patient data.")
-    auth_password_min_length: int = _f(12, "Shortest password accepted (at least 12).")
-    auth_password_history: int = _f(5, "A new password may not equal any of this many previous ones.")
-    auth_password_expiry_days: int = _f(0, "Days after which a password must be changed; 0 = never "
-                                           "(NIST SP 800-63B advises against forced rotation).")
-    auth_lockout_threshold: int = _f(5, "Consecutive failed logins that lock an account.")
-    auth_lockout_minutes: int = _f(0, "Minutes a locked account stays locked; 0 = until an admin unlocks it.")
-    auth_credential_cache_seconds: int = _f(60, "Seconds a verified password is remembered in memory "
-                                                "(invalidated at once by a password change or lock).")
-    auth_token_default_days: int = _f(90, "Lifetime of a new API token when none is given.")
-    auth_token_max_days: int = _f(365, "Longest lifetime an API token may be given.")
-    auth_session_idle_minutes: int = _f(15, "Idle minutes after which a browser session is logged off.")
-    auth_session_max_hours: int = _f(12, "Hours after which a browser session ends even when active.")
-    auth_break_glass_max_minutes: int = _f(240, "Longest emergency (break-glass) elevation.")
-    auth_trusted_proxies: str = _f("", "Comma-separated addresses or CIDRs of reverse proxies whose "
-                                       "user/group headers are trusted; empty = proxy headers ignored.")
-    auth_proxy_user_header: str = _f("X-Forwarded-User", "Header carrying the user name set by the proxy.")
-    auth_proxy_groups_header: str = _f("X-Forwarded-Groups", "Header carrying the comma-separated "
-                                                             "groups set by the proxy.")
-    auth_external_default_roles: str = _f("viewer", "Roles of an account first seen through SSO or the proxy.")
-    auth_external_role_groups: str = _f("", "Identity-provider groups that confer a role, as "
-                                            "'group=role,group=role' (e.g. 'medflow-admins=admin').")
-    auth_default_workspace: str = _f("default", "Default workspace of accounts created without one.")
-    auth_argon2_time_cost: int = _f(3, "argon2id iterations for new password hashes.")
-    auth_argon2_memory_kib: int = _f(65536, "argon2id memory for new password hashes, in KiB.")
-    oidc_issuer: str = _f("", "OpenID Connect issuer URL; empty = SSO off.")
-    oidc_client_id: str = _f("", "OIDC client id registered for MedFlow.")
-    oidc_client_secret: str = _f("", "OIDC client secret (empty for a public client using PKCE only).")
-    oidc_redirect_uri: str = _f("", "Callback URL registered at the identity provider.")
-    oidc_scopes: str = _f("openid profile email groups", "Scopes requested at sign-on.")
-    oidc_username_claim: str = _f("preferred_username", "ID-token claim used as the MedFlow user name.")
-    oidc_groups_claim: str = _f("groups", "ID-token claim listing the user's groups.")
+    """What each setting means is documented once, in medflow/config.py's SETTINGS table."""
+    auth_enabled: bool = True
+    auth_password_min_length: int = 12
+    auth_password_history: int = 5
+    auth_password_expiry_days: int = 0
+    auth_lockout_threshold: int = 5
+    auth_lockout_minutes: int = 0
+    auth_credential_cache_seconds: int = 60
+    auth_token_default_days: int = 90
+    auth_token_max_days: int = 365
+    auth_session_idle_minutes: int = 15
+    auth_session_max_hours: int = 12
+    auth_break_glass_max_minutes: int = 240
+    auth_trusted_proxies: str = ""
+    auth_proxy_user_header: str = "X-Forwarded-User"
+    auth_proxy_groups_header: str = "X-Forwarded-Groups"
+    auth_external_default_roles: str = "viewer"
+    auth_external_role_groups: str = ""
+    auth_default_workspace: str = "default"
+    auth_argon2_time_cost: int = 3
+    auth_argon2_memory_kib: int = 65536
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_redirect_uri: str = ""
+    oidc_scopes: str = "openid profile email groups"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "AuthConfig":
@@ -97,8 +88,3 @@ class AuthConfig:
                 raise MedflowError.invalid(f"MEDFLOW_AUTH_EXTERNAL_ROLE_GROUPS: '{pair}' is not 'group=role'.")
             out[group.strip()] = role.strip()
         return out
-
-
-def setting_rows() -> list[tuple[str, type, object, str]]:
-    """(name, type, default, help) for each setting, as rows for medflow/config.py's SETTINGS."""
-    return [(f.name, type(f.default), f.default, f.metadata["help"]) for f in dataclasses.fields(AuthConfig)]

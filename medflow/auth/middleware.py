@@ -61,11 +61,6 @@ def current_principal() -> Principal:
     return principal
 
 
-def set_current_principal(principal: Principal | None):
-    """For code that runs outside a request (CLI, jobs); returns the token to reset with."""
-    return _current.set(principal)
-
-
 def _default_authenticator(scope) -> Authenticator:
     return scope["app"].state.services.auth.authenticator
 

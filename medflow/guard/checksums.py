@@ -29,18 +29,6 @@ def vin_check_digit_ok(vin: str) -> bool:
     return vin[8] == ("X" if remainder == 10 else str(remainder))
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        d = ord(c) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
 def ip_is_public(text: str) -> bool:
     """A routable address (a person's device); private, loopback and link-local are infrastructure."""
     try:

@@ -29,13 +29,6 @@ def get_row(conn: Connection, model_id: str):
     return conn.execute(select(logged_models).where(M.model_id == model_id)).first()
 
 
-def find_by_run_and_name(conn: Connection, run_id: str, name: str):
-    """The newest active model logged from run `run_id` under `name`, or None."""
-    return conn.execute(select(logged_models).where(
-        M.source_run_id == run_id, M.name == name, M.lifecycle_stage == ACTIVE)
-        .order_by(M.creation_timestamp_ms.desc(), M.model_id).limit(1)).first()
-
-
 def run_experiment(conn: Connection, run_id: str) -> int | None:
     """The experiment of run `run_id`, or None when there is no such run."""
     return conn.execute(select(runs.c.experiment_id).where(runs.c.run_uuid == run_id)).scalar()
