@@ -71,8 +71,10 @@ class Collector:
         return self.certain
 
 
+# Run and model ids, UUIDs, git-style short hashes: hex with both digits and letters.
 _MACHINE_ID = re.compile(r"(?i)(?<![0-9a-z])(?:m-)?[0-9a-f]{32}(?![0-9a-z])"
-                         r"|(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])")
+                         r"|(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])"
+                         r"|(?<![0-9a-z])(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}(?![0-9a-z])")
 
 def scan_value(text: str, ctx: KeyContext, *, identifier: bool, config: GuardConfig,
                person_level: int | None = None) -> list[tuple[int, int, str]]:
@@ -91,6 +93,11 @@ def collect(text: str, ctx: KeyContext, out: Collector, *, identifier: bool, con
         out.certain.extend((s + offset, e + offset, k) for s, e, k in inner.certain)
         out.pending.extend((s + offset, e + offset, k) for s, e, k in inner.pending)
         return
+    original = text
+    if not ctx.person and _MACHINE_ID.search(text):
+        # Run ids, model ids, UUIDs, short hashes: random hex a machine generated, not a person's
+        # identifier; their digits and letters would otherwise read as dates ("4feb1861") or names.
+        text = _MACHINE_ID.sub(lambda m: "x" * len(m.group()), text)
     if _PLAIN.match(text) and not (ctx.kinds or ctx.person):
         # Fast path: a short lowercase identifier or number ("max_depth", "0.1", "v2.3")
         # under an ordinary key can only hold a run-together or snake_case name.
@@ -98,13 +105,9 @@ def collect(text: str, ctx: KeyContext, out: Collector, *, identifier: bool, con
             out.add(start, end, "name")
         _site_patterns(text, out, config)
         return
-    whole = keyed_kind(text, ctx)
+    whole = keyed_kind(original, ctx)
     if whole is not None:
         out.add(0, len(text), whole)
-    if not ctx.person and _MACHINE_ID.search(text):
-        # Run ids, model ids, UUIDs: random hex a server generated, not a person's identifier;
-        # their digit runs would otherwise read as dates, phone or account numbers.
-        text = _MACHINE_ID.sub(lambda m: "x" * len(m.group()), text)
     cue_text = text.replace("_", " ") if "_" in text else text
     short = len(text) <= 96
     if person_level is None:

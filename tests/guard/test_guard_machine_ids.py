@@ -32,3 +32,14 @@ def test_random_machine_ids_in_mlmodel_files_are_not_flagged():
 
 def test_an_id_logged_under_a_patient_key_is_still_phi():
     assert scan_text(SEEN_AS_PHI_BEFORE[0], field="param_value", key="patient_id")
+
+
+def test_short_hex_hashes_in_names_are_not_flagged():
+    """git-style short hashes and random suffixes once read as a date ("4feb1861") or a name."""
+    for name in ("registry-4feb1861", "phi-guard-abe7d59c", "phi-guard-edd6e43f", "model-3af6acc"):
+        assert scan_text(name, field="run_name") == [], name
+        assert scan_text(name, field="model_name") == [], name
+    rng = random.Random(99)
+    for _ in range(3000):
+        suffix = "".join(rng.choice("0123456789abcdef") for _ in range(8))
+        assert scan_text(f"sepsis-{suffix}", field="experiment_name") == [], suffix
