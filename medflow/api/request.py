@@ -6,22 +6,14 @@ field name, so endpoint code reads like the protobuf definition it implements.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from starlette.requests import Request
 
 from medflow.errors import BAD_REQUEST, MedflowError
+from medflow.services.numbers import parse_double, parse_int64, type_error as _type_error
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _JSON_TYPES = ("application/json",)
-
-
-def _type_error(name: str, value: Any, expected: str) -> MedflowError:
-    shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40] + "...")
-    return MedflowError.invalid(
-        f"Invalid value {shown} for parameter '{name}' supplied: expected {expected}, "
-        f"got {type(value).__name__}.")
 
 
 class ApiRequest:
@@ -79,28 +71,7 @@ class ApiRequest:
         return value
 
     def int64(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
-        value = self.raw(name)
-        if value is None or value == "":
-            if required:
-                raise MedflowError.missing(name)
-            return default
-        if isinstance(value, bool):
-            raise _type_error(name, value, "an integer")
-        if isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise _type_error(name, value, "an integer") from None
-        elif isinstance(value, float):
-            if not value.is_integer():
-                raise _type_error(name, value, "an integer")
-            value = int(value)
-        elif not isinstance(value, int):
-            raise _type_error(name, value, "an integer")
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise MedflowError.invalid(
-                f"Invalid value for parameter '{name}': {value} does not fit a 64-bit integer.")
-        return value
+        return parse_int64(name, self.raw(name), required=required, default=default)
 
     def double(self, name: str, *, required: bool = False) -> float | None:
         value = self.raw(name)
@@ -141,29 +112,6 @@ class ApiRequest:
             if not isinstance(value, dict):
                 raise _type_error(name, value, "a list of objects")
         return values
-
-
-def parse_double(name: str, value: Any) -> float:
-    """MLflow metric values: JSON numbers, or the strings "NaN", "Infinity", "-Infinity"."""
-    if isinstance(value, bool):
-        raise _type_error(name, value, "a number")
-    if isinstance(value, (int, float)):
-        try:
-            result = float(value)
-        except OverflowError:
-            raise MedflowError.invalid(f"Invalid value for parameter '{name}': too large for a double.") from None
-    elif isinstance(value, str) and value.strip() in ("NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"):
-        result = float(value.strip().replace("Infinity", "inf"))
-    elif isinstance(value, str):
-        try:
-            result = float(value)
-        except ValueError:
-            raise _type_error(name, value, "a number") from None
-    else:
-        raise _type_error(name, value, "a number")
-    if isinstance(value, int) and not math.isfinite(result):
-        raise MedflowError.invalid(f"Invalid value for parameter '{name}': too large for a double.")
-    return result
 
 
 def parse_json_body(body: bytes) -> dict:

@@ -13,6 +13,7 @@ from medflow.services.validation import (MAX_EXPERIMENT_NAME_LENGTH, MAX_EXPERIM
                                          check_experiment_id, check_key, check_length,
                                          check_max_results)
 from medflow.store import experiments as store
+from medflow.store import runs as run_store
 from medflow.store.schema import experiments
 from medflow.store.search import experiments as search_store
 
@@ -111,7 +112,6 @@ class ExperimentService:
                 raise MedflowError.invalid("The default experiment '0' cannot be deleted.")
             store.set_fields(conn, row.experiment_id, now_ms(), lifecycle_stage=stage)
             note_change("lifecycle_stage", row.lifecycle_stage, stage)
-            from medflow.store import runs as run_store  # runs follow their experiment
             run_store.set_lifecycle_for_experiment(conn, row.experiment_id, stage, now_ms())
 
     def set_tag(self, experiment_id: str | None, key: str | None, value: str | None) -> None:

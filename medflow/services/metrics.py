@@ -10,13 +10,13 @@ import base64
 import json
 from typing import Iterator
 
-from medflow.api.request import INT64_MAX, INT64_MIN, ApiRequest, parse_double
 from medflow.audit.context import note_detail
 from medflow.errors import MedflowError
+from medflow.services.numbers import INT64_MAX, INT64_MIN, parse_double, parse_int64
 from medflow.services.phi import RUN_TAG_FIELDS, Text, pair_texts, stored_pairs
-from medflow.services.runs import check_entity_key, check_param, check_tag, write_params, write_tags
+from medflow.services.runs import check_param, check_tag, write_params, write_tags
 from medflow.services.validation import (MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH,
-                                         MAX_PARAMS_TAGS_PER_BATCH, check_length,
+                                         MAX_PARAMS_TAGS_PER_BATCH, check_key, check_length,
                                          check_max_results, check_run_id, check_timestamp)
 from medflow.store import metrics as store
 from medflow.store import page_tokens
@@ -32,7 +32,7 @@ _OPTIONAL_STRINGS = (("model_id", 64), ("dataset_name", 500), ("dataset_digest",
 def _int64(value, path: str, *, required: bool, default: int | None = None) -> int | None:
     if type(value) is int and INT64_MIN <= value <= INT64_MAX:  # the common case, fast
         return value
-    return ApiRequest({path: value}).int64(path, required=required, default=default)
+    return parse_int64(path, value, required=required, default=default)
 
 
 def parse_point(entry: dict, path: str = "", checked_keys: set | None = None) -> store.Point:
@@ -42,18 +42,14 @@ def parse_point(entry: dict, path: str = "", checked_keys: set | None = None) ->
     if checked_keys is None or key not in checked_keys:
         if not isinstance(key, str) and key is not None:
             raise MedflowError.invalid(f"Invalid value for parameter '{path}key': expected a string.")
-        check_entity_key("Metric", key)
+        check_key("Metric", key)
         if checked_keys is not None:
             checked_keys.add(key)
     value = entry.get("value")
     if type(value) is not float:
         if value is None:
             raise MedflowError.missing(f"{path}value")
-        try:
-            value = parse_double(f"{path}value", value)
-        except OverflowError:  # an integer beyond the double range (parse_double lets it through)
-            raise MedflowError.invalid(f"Invalid value for parameter '{path}value': too large for a "
-                                       "double.") from None
+        value = parse_double(f"{path}value", value)
     timestamp = entry.get("timestamp")
     if type(timestamp) is not int or not 0 <= timestamp <= INT64_MAX:
         timestamp = _int64(timestamp, f"{path}timestamp", required=True)

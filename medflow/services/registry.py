@@ -97,14 +97,7 @@ def check_stage(stage) -> str:
 
 
 def check_tag_key(key) -> str:
-    check_key("tag", key)
-    norm = posixpath.normpath(key)
-    if norm == "." or norm.startswith(".."):  # MLflow's path rule; check_key misses these two forms
-        raise MedflowError.invalid(
-            f"Invalid value \"{key}\" for parameter 'key' supplied: Names may be treated as files in "
-            f"certain cases, and must not resolve to other names when treated as such (this name "
-            f"would resolve to '{norm}').")
-    return key
+    return check_key("tag", key)
 
 
 def check_tag(key, value) -> tuple[str, str]:

@@ -6,7 +6,6 @@ request writes nothing. Metrics and log-batch live in services/metrics.py.
 from __future__ import annotations
 
 import json
-import posixpath
 import random
 import uuid
 
@@ -54,27 +53,15 @@ def _string(value, path: str, *, default: str = "") -> str:
     return value
 
 
-def check_entity_key(kind: str, key) -> str:
-    """check_key, plus MLflow's path_not_unique cases it misses ('..'-prefixed names, '.').
-    Remove once services/validation.py's check_key rejects them itself."""
-    check_key(kind, key)
-    if key == "." or posixpath.normpath(key).startswith(".."):
-        raise MedflowError.invalid(
-            f"Invalid value \"{key}\" for parameter 'key' supplied: Names may be treated as files in "
-            f"certain cases, and must not resolve to other names when treated as such (this name would "
-            f"resolve to '{posixpath.normpath(key)}'). Rename the key.")
-    return key
-
-
 def check_param(key, value, path: str = "") -> tuple[str, str]:
-    check_entity_key("Param", _string(key, f"{path}key") or None)
+    check_key("Param", _string(key, f"{path}key") or None)
     value = _string(value, f"{path}value")
     check_length(f"{path}value" if path else "Param value", value, MAX_PARAM_VAL_LENGTH)
     return key, value
 
 
 def check_tag(key, value, path: str = "") -> tuple[str, str]:
-    check_entity_key("Tag", _string(key, f"{path}key") or None)
+    check_key("Tag", _string(key, f"{path}key") or None)
     value = _string(value, f"{path}value")
     check_length(f"{path}value" if path else "Tag value", value, MAX_TAG_VAL_LENGTH)
     if key == store.RUN_NAME_TAG:
@@ -204,7 +191,7 @@ class RunService:
 
     def delete_tag(self, run_id: str | None, key) -> None:
         run_id = check_run_id(run_id)
-        check_entity_key("Tag", _string(key, "key") or None)
+        check_key("Tag", _string(key, "key") or None)
         with self.db.write() as conn:
             store.require_active(conn, run_id)
             old = store.tags_for_keys(conn, run_id, [key]).get(key)
