@@ -36,7 +36,7 @@ async def _not_found(request: Request, exc: HTTPException):
     if exc.status_code == 405:
         return json_response({"message": f"Method {request.method} is not allowed on {request.url.path}."}, 405)
     return json_response({"message": f"No endpoint {request.method} {request.url.path}. "
-                                     "See docs/reference/mlflow-api.md for the supported endpoints."},
+                                     "See docs/compatibility.md for what MedFlow serves."},
                          exc.status_code)
 
 

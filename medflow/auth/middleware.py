@@ -164,10 +164,12 @@ async def _buffered_body(receive, limit: int):
 def cookie_secure(scope) -> bool:
     """Whether cookies get the Secure flag: always, except over plain HTTP to a loopback host
     (a laptop or a test), where a browser would otherwise drop them. Behind a TLS-terminating
-    proxy the browser talks HTTPS, so Secure is right whatever the proxy-to-MedFlow hop is."""
-    if scope.get("scheme") in ("https", "wss"):
+    proxy the browser talks HTTPS, so Secure is right whatever the proxy-to-MedFlow hop is
+    (X-Forwarded-Proto is believed from anyone here: it can only add the flag)."""
+    headers = dict(scope.get("headers", []))
+    if scope.get("scheme") in ("https", "wss") or headers.get(b"x-forwarded-proto", b"").lower() == b"https":
         return True
-    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+    host = headers.get(b"host", b"").decode("latin-1")
     try:
         hostname = urlsplit("//" + host).hostname or ""
         return hostname != "localhost" and not ipaddress.ip_address(hostname).is_loopback

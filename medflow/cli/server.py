@@ -46,5 +46,8 @@ def server(host, port, data_dir, backend_store_uri, artifacts_destination) -> No
                f"(store: {services.db.dialect}, artifacts: {settings.artifacts_destination})")
     # One process, one listener: no multi-worker socket sharing, so TCP_NODELAY stays set
     # on every connection (MLflow's default server loses ~45 ms per keep-alive request).
+    # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For
+    # of any connection from 127.0.0.1, and the address decides who is a trusted proxy
+    # (MEDFLOW_AUTH_TRUSTED_PROXIES) and what the audit trail records. Only the TCP peer counts.
     uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False, server_header=False)
+                log_level=settings.log_level, access_log=False, server_header=False, proxy_headers=False)

@@ -178,6 +178,11 @@ def test_proxy_headers_from_a_non_proxy_address_are_ignored(server):
     response = HTTP.get(server.url + "/api/medflow/v1/users/whoami", headers=spoofed, auth=(VIEWER, VIEWER_PW),
                             timeout=10)
     assert response.json()["username"] == VIEWER
+    # The trusted proxy's address cannot be claimed in X-Forwarded-For: only the TCP peer counts
+    # (uvicorn's own proxy-header rewriting, which trusts 127.0.0.1, is switched off).
+    claimed = {**spoofed, "X-Forwarded-For": "10.255.255.1", "X-Real-IP": "10.255.255.1"}
+    response = HTTP.get(server.url + "/api/medflow/v1/users/whoami", headers=claimed, timeout=10)
+    assert response.status_code == 401, response.text
 
 
 MLFLOW2_PYTHON = REPO_ROOT / ".venv-mlflow2" / "bin" / "python"
