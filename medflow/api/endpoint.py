@@ -13,10 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from medflow.api.workers import in_worker
 from medflow.api.request import ApiRequest
 from medflow.audit.context import RequestAudit, request_scope
 from medflow.auth.middleware import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
@@ -122,13 +122,13 @@ class Endpoint:
                     if raw:
                         fields = dict(request.query_params)
                         describe_resource(audit, fields, dict(request.path_params), path)
-                        await run_in_threadpool(services.access.authorize, method, path, fields,
+                        await in_worker(services.access.authorize, method, path, fields,
                                                 dict(request.path_params))
                         result = await fn(services, request)
                     else:
                         api_request = await ApiRequest.from_http(request, services.settings.max_request_bytes)
                         describe_resource(audit, api_request.fields, api_request.path_params, path)
-                        result = await run_in_threadpool(_authorized_call, services, method, path, fn, api_request)
+                        result = await in_worker(_authorized_call, services, method, path, fn, api_request)
                     response = result if isinstance(result, Response) else json_response(result)
                 except Exception as exc:  # noqa: BLE001 - the single error boundary
                     code = exc.code if isinstance(exc, MedflowError) else INTERNAL_ERROR

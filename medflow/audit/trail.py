@@ -68,8 +68,7 @@ class AuditTrail:
     def checkpoint(self) -> int | None:
         """Sign the current chain head (if it moved since the last checkpoint)."""
         with self.db.write() as conn:
-            audit_store.lock_chain(conn)
-            seq, chain_hash = audit_store.head(conn)
+            seq, chain_hash = audit_store.locked_head(conn)
             if seq == 0 or seq <= audit_store.latest_checkpoint_seq(conn):
                 return None
             audit_store.add_checkpoint(conn, seq=seq, hash_=chain_hash, created_at=_now_ms(),

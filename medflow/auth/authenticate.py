@@ -324,7 +324,7 @@ class Authenticator:
                                   auth_method=method, break_glass=break_glass_expiry is not None)
             self._principals.put(key, _CachedPrincipal(row.credential_version, row.generation, break_glass_expiry,
                                                        principal), 3600)
-        return dataclasses.replace(principal, auth_method=method, token_id=token_id)
+        return dataclasses.replace(principal, auth_method=method, token_id=token_id, generation=row.generation)
 
 
 def request_workspace(principal: Principal, header_value: str | None) -> str:

@@ -24,8 +24,8 @@ import logging
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from starlette.concurrency import run_in_threadpool
 
+from medflow.api.workers import in_worker
 from medflow.audit.context import RequestAudit
 from medflow.auth.authenticate import Authenticator, _cookie
 from medflow.auth.principal import Principal
@@ -84,11 +84,11 @@ class AuthenticationMiddleware:
         session_cookie = None if headers.get("authorization") else _cookie(headers.get("cookie", ""), COOKIE_NAME)
         try:
             if session_cookie:
-                principal, refreshed = await run_in_threadpool(authenticator.session_principal, session_cookie)
+                principal, refreshed = await in_worker(authenticator.session_principal, session_cookie)
                 if scope["method"] not in SAFE_METHODS:
                     receive = await _require_csrf_token(scope, receive, headers, authenticator, session_cookie)
             else:
-                principal = await run_in_threadpool(authenticator.authenticate, headers, client_addr)
+                principal = await in_worker(authenticator.authenticate, headers, client_addr)
         except MedflowError as exc:
             _audit_refusal(scope, headers, client_addr, exc)
             await _send_error(send, exc)

@@ -22,6 +22,9 @@ class Principal:
     auth_method: str
     token_id: int | None = None
     break_glass: bool = False  # an emergency elevation is active: every action is flagged
+    # The auth generation read when this request was authenticated: it changes with every
+    # membership or grant change, so grants cached under it are still current.
+    generation: int = 0
 
     @property
     def is_admin(self) -> bool:

@@ -16,6 +16,12 @@ Deny by default: a route without a rule is refused.
 Services read the acting principal and workspace with `current_principal()` and
 `current_workspace()` (context variables set per request), e.g. to grant the creator
 MANAGE inside the create transaction and to filter searches.
+
+Two caches keep authorization off the database for the common case (a training loop
+logging to one run): which experiment and workspace a run, logged model or experiment
+belongs to never changes, so found owners are kept; grants are kept per principal and
+resource under the auth generation the request was authenticated at, which every grant
+and membership change bumps — a revocation is seen on the next request, on every server.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from sqlalchemy import select
 
 from medflow.artifacts import paths
 from medflow.auth.authenticate import request_workspace
+from medflow.auth.cache import ExpiringCache
 from medflow.auth.permissions import ACTIONS, GLOBAL, ResourceRef, authorize, authorize_role
 from medflow.auth.principal import Principal
 from medflow.auth.route_actions import RouteRule, rule_for
@@ -39,6 +46,7 @@ MAX_EXPERIMENT_ID = 2**31 - 1  # experiments.experiment_id is a 32-bit integer: 
 # Ids that name nothing: a search given one finds nothing, exactly as for any missing id.
 NO_SUCH_ID = {"experiment": str(MAX_EXPERIMENT_ID), "run": "0" * 32, "logged_model": "m-" + "0" * 32}
 ARTIFACT_ROOT = "mlflow-artifacts:/"
+CACHE_SECONDS = 3600
 
 _principal: ContextVar[Principal | None] = ContextVar("medflow_access_principal", default=None)
 _workspace: ContextVar[str] = ContextVar("medflow_access_workspace", default=DEFAULT_WORKSPACE)
@@ -96,10 +104,34 @@ def _is_experiment_id(key) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_EXPERIMENT_ID
 
 
+class _LazyRead:
+    """A read connection opened on first use: an authorization answered from the caches
+    touches no database."""
+
+    def __init__(self, db=None, conn=None):
+        self._db, self._conn, self._scope = db, conn, None
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            self._scope = self._db.read()
+            self._conn = self._scope.__enter__()
+        return self._conn
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._scope is not None:
+            self._scope.__exit__(*exc)
+
+
 class Access:
     def __init__(self, services):
         self.db = services.db
         self.enabled = services.settings.auth_enabled
+        self._owners = ExpiringCache(100_000)  # ("run", id) -> (experiment_id, workspace); immutable
+        self._grants = ExpiringCache(100_000)  # (account, groups, ref) -> (generation, grants)
 
     def begin(self, principal: Principal | None, workspace_header: str | None) -> None:
         """Set this request's principal and workspace (call inside the request's context)."""
@@ -139,10 +171,9 @@ class Access:
             authorize(principal, rule.action, ResourceRef("workspace", name, name),
                       not_found_message=f"Workspace '{name}' not found.")
             return
-        with self.db.read() as conn:
-            named = self._resolve(conn, rule, fields, path_params)
-            refs = list({n.ref for n in named if n.ref is not None})
-            grants = grants_for(conn, principal, refs) if refs else {}
+        with _LazyRead(self.db) as reader:
+            named = self._resolve(reader, rule, fields, path_params)
+            grants = self._grants_for(reader, principal, list({n.ref for n in named if n.ref is not None}))
         for n in named:
             if n.ref is None:
                 if n.kind == "artifact" and not principal.is_admin:
@@ -162,62 +193,81 @@ class Access:
         if not self.enabled or principal is None:
             return
         authorize_role(principal, action)
+        reader = _LazyRead(conn=conn)
         named = []
         if run_id:
-            named += self._runs(conn, "run_id", [run_id])
+            named += self._runs(reader, "run_id", [run_id])
         if model_id:
-            named += self._logged_models(conn, "model_id", [model_id])
+            named += self._logged_models(reader, "model_id", [model_id])
         for n in named:
             if n.ref is None:
                 continue
             if missing is not None and not principal.in_workspace(n.ref.workspace):
                 raise missing
-            authorize(principal, action, n.ref, grants_for(conn, principal, [n.ref]).get(n.ref, []),
+            authorize(principal, action, n.ref, self._grants_for(reader, principal, [n.ref])[n.ref],
                       not_found_message=n.missing)
 
+    def _grants_for(self, reader: _LazyRead, principal: Principal, refs: list[ResourceRef]) -> dict:
+        """grants_for(), from the cache where it holds the grants of this auth generation."""
+        out, wanted = {}, []
+        for ref in refs:
+            hit = self._grants.get((principal.account_id, principal.groups, ref))
+            if hit is not None and hit[0] == principal.generation:
+                out[ref] = hit[1]
+            else:
+                wanted.append(ref)
+        if wanted:
+            # Read after the generation was: stored under it, they are at least that current.
+            for ref, grants in grants_for(reader.conn, principal, wanted).items():
+                self._grants.put((principal.account_id, principal.groups, ref), (principal.generation, grants),
+                                 CACHE_SECONDS)
+                out[ref] = grants
+        return out
+
     # --- where the request names its resource --------------------------------------------------
-    def _resolve(self, conn, rule: RouteRule, fields: dict, path_params: dict) -> list[Named]:
+    def _resolve(self, reader: _LazyRead, rule: RouteRule, fields: dict, path_params: dict) -> list[Named]:
         locator = rule.locator
         if locator == "experiment_id":
             key = _scalar(fields.get("experiment_id"))
             if key is None and rule.action == "run-create":
                 key = DEFAULT_EXPERIMENT_ID
-            return self._experiments(conn, "experiment_id", [] if key is None else [key])
+            return self._experiments(reader, "experiment_id", [] if key is None else [key])
         if locator == "experiment_ids":
-            return self._experiments(conn, "experiment_ids", _values(fields.get("experiment_ids")))
+            return self._experiments(reader, "experiment_ids", _values(fields.get("experiment_ids")))
         if locator == "experiment_name":
             name = _scalar(fields.get("experiment_name"))
-            row = conn.execute(select(experiments.c.experiment_id).where(
+            row = reader.conn.execute(select(experiments.c.experiment_id).where(
                 experiments.c.name == str(name or ""), experiments.c.workspace == _workspace.get())).first()
-            return self._experiments(conn, "experiment_id", [str(row.experiment_id)]) if row else []
+            return self._experiments(reader, "experiment_id", [str(row.experiment_id)]) if row else []
         if locator == "run_id":
             field = "run_id" if _scalar(fields.get("run_id")) else "run_uuid"
             key = _scalar(fields.get(field))
-            return self._runs(conn, field, [] if key is None else [key])
+            return self._runs(reader, field, [] if key is None else [key])
         if locator == "run_ids":
             field = "run_ids" if "run_ids" in fields else "run_id"  # get-history-bulk repeats run_id
-            return self._runs(conn, field, _values(fields.get(field)))
+            return self._runs(reader, field, _values(fields.get(field)))
         if locator == "model_id":
             field = "model_id"
             key = path_params.get("model_id") or _scalar(fields.get("model_id"))
-            return self._logged_models(conn, field, [] if key is None else [key])
+            return self._logged_models(reader, field, [] if key is None else [key])
         if locator == "name":
             name = str(_scalar(fields.get("name")) or "")
-            ref = resolve_resource(conn, "registered_model", name, _workspace.get()) if name else None
+            ref = resolve_resource(reader.conn, "registered_model", name, _workspace.get()) if name else None
             return [Named("name", name, ref, f"Registered Model with name={name} not found", "registered_model")]
         if locator == "artifact_path":
             raw = path_params.get("artifact_path")
-            return self._artifact_owners(conn, _scalar(fields.get("path")) if raw is None else raw)
+            return self._artifact_owners(reader.conn, _scalar(fields.get("path")) if raw is None else raw)
         raise MedflowError(PERMISSION_DENIED, f"Permission denied: unknown resource locator '{locator}'.")
 
-    @staticmethod
-    def _experiments(conn, field: str, keys: list) -> list[Named]:
-        ids = sorted({int(k) for k in keys if _is_experiment_id(k)})
-        found = {}
-        if ids:
-            found = {r.experiment_id: r.workspace for r in conn.execute(
+    def _experiments(self, reader: _LazyRead, field: str, keys: list) -> list[Named]:
+        ids = {int(k) for k in keys if _is_experiment_id(k)}
+        found = self._cached_owners("experiment", ids)
+        wanted = sorted(ids - found.keys())
+        if wanted:
+            rows = {r.experiment_id: r.workspace for r in reader.conn.execute(
                 select(experiments.c.experiment_id, experiments.c.workspace)
-                .where(experiments.c.experiment_id.in_(ids)))}
+                .where(experiments.c.experiment_id.in_(wanted)))}
+            found.update(self._keep_owners("experiment", rows))
         out = []
         for key in keys:
             number = int(key) if _is_experiment_id(key) else None
@@ -225,33 +275,47 @@ class Access:
             out.append(Named(field, str(key), ref, _experiment_missing(key)))
         return out
 
-    @staticmethod
-    def _runs(conn, field: str, keys: list) -> list[Named]:
+    def _runs(self, reader: _LazyRead, field: str, keys: list) -> list[Named]:
         """Runs, set-based: each run id -> its experiment (what run permissions follow)."""
-        return Access._in_experiments(conn, field, keys, runs.c.run_uuid, runs.c.experiment_id,
-                                      lambda key: f"Run with id={key} not found", "run")
+        return self._in_experiments(reader, field, keys, runs.c.run_uuid, runs.c.experiment_id,
+                                    lambda key: f"Run with id={key} not found", "run")
 
-    @staticmethod
-    def _logged_models(conn, field: str, keys: list) -> list[Named]:
-        return Access._in_experiments(conn, field, keys, logged_models.c.model_id, logged_models.c.experiment_id,
-                                      lambda key: f"Logged model with ID '{key}' not found.", "logged_model")
+    def _logged_models(self, reader: _LazyRead, field: str, keys: list) -> list[Named]:
+        return self._in_experiments(reader, field, keys, logged_models.c.model_id, logged_models.c.experiment_id,
+                                    lambda key: f"Logged model with ID '{key}' not found.", "logged_model")
 
-    @staticmethod
-    def _in_experiments(conn, field: str, keys: list, id_column, experiment_column, missing, kind) -> list[Named]:
+    def _in_experiments(self, reader: _LazyRead, field: str, keys: list, id_column, experiment_column, missing,
+                        kind) -> list[Named]:
         """Objects that live in an experiment (runs, logged models), looked up in one query."""
-        wanted = sorted({str(k) for k in keys})
-        found = {}
+        keys_text = {str(k) for k in keys}
+        found = self._cached_owners(kind, keys_text)
+        wanted = sorted(keys_text - found.keys())
         if wanted:
-            found = {r[0]: (r.experiment_id, r.workspace) for r in conn.execute(
+            rows = {r[0]: (r.experiment_id, r.workspace) for r in reader.conn.execute(
                 select(id_column, experiments.c.experiment_id, experiments.c.workspace)
                 .join(experiments, experiments.c.experiment_id == experiment_column)
                 .where(id_column.in_(wanted)))}
+            found.update(self._keep_owners(kind, rows))
         out = []
         for key in keys:
             hit = found.get(str(key))
             ref = ResourceRef("experiment", str(hit[0]), hit[1]) if hit else None
             out.append(Named(field, str(key), ref, missing(key), kind))
         return out
+
+    def _cached_owners(self, kind: str, keys) -> dict:
+        found = {}
+        for key in keys:
+            owner = self._owners.get((kind, key))
+            if owner is not None:
+                found[key] = owner
+        return found
+
+    def _keep_owners(self, kind: str, rows: dict) -> dict:
+        """Remember found owners: what a run, logged model or experiment belongs to never changes."""
+        for key, owner in rows.items():
+            self._owners.put((kind, key), owner, CACHE_SECONDS)
+        return rows
 
     @staticmethod
     def _artifact_owners(conn, raw: str | None) -> list[Named]:

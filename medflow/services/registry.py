@@ -16,7 +16,7 @@ from medflow.services import model_sources
 from medflow.services.access import current_principal, current_workspace, readable
 from medflow.services.clock import now_ms
 from medflow.services.phi import Text, pair_texts, stored_pairs
-from medflow.store.accounts_grants import grant_creator
+from medflow.store.accounts_grants import drop_resource_grants, grant_creator
 from medflow.store.schema import registered_models
 from medflow.services.validation import (MAX_DESCRIPTION_LENGTH, MAX_MODEL_REGISTRY_TAG_VAL_LENGTH,
                                          check_key, check_length, check_max_results, check_run_id)
@@ -184,7 +184,9 @@ class RegistryService:
     def delete_model(self, name) -> None:
         name = check_model_name(name)
         with self.db.write() as conn:
-            model_store.delete_model(conn, model_store.lock(conn, name, current_workspace()).id)
+            pk = model_store.lock(conn, name, current_workspace()).id
+            model_store.delete_model(conn, pk)
+            drop_resource_grants(conn, "registered_model", pk)
             note_change("name", name, None)
 
     def search_models(self, *, filter_string, order_by, max_results, page_token):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medflow.errors import MedflowError
@@ -53,7 +53,7 @@ def seed_defaults(conn: Connection, now: int) -> None:
 
 
 def bump_generation(conn: Connection) -> None:
-    """Membership changed: every cached principal is rebuilt on its next request."""
+    """Membership or a grant changed: cached principals and grants are re-read on their next request."""
     conn.execute(update(auth_state).where(auth_state.c.id == 1)
                  .values(generation=auth_state.c.generation + 1))
 
@@ -110,8 +110,12 @@ def get_row_by_subject(conn: Connection, subject: str):
 
 def get_row_with_generation(conn: Connection, account_id: int):
     """The account row and the auth generation in one round trip (the per-request check)."""
-    return conn.execute(select(accounts, generation_subquery().label("generation"))
-                        .where(accounts.c.account_id == account_id)).first()
+    return conn.execute(_ROW_WITH_GENERATION, {"account_id": account_id}).first()
+
+
+# Built once: this runs on every request authenticated by password or session.
+_ROW_WITH_GENERATION = (select(accounts, generation_subquery().label("generation"))
+                        .where(accounts.c.account_id == bindparam("account_id")))
 
 
 def require_row(conn: Connection, username: str):

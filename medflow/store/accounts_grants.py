@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Integer, String, and_, cast, delete, exists, 
 from medflow.auth.permissions import READ_PERMISSIONS, Grant, ResourceRef
 from medflow.auth.principal import Principal
 from medflow.services.clock import now_ms
+from medflow.store.accounts import bump_generation
 from medflow.store.schema_accounts import accounts, resource_grants, user_groups, workspace_members
 
 USER, GROUP = "user", "group"
@@ -39,6 +40,7 @@ def grant(conn: Connection, *, resource_type: str, resource_id: str, kind: str, 
     conn.execute(insert(resource_grants).values(resource_type=resource_type, resource_id=resource_id,
                                                 grantee_kind=kind, grantee_id=grantee_id, permission=permission,
                                                 granted_time=now, granted_by=granted_by))
+    bump_generation(conn)  # servers cache grants per generation
     return True
 
 
@@ -48,7 +50,20 @@ def revoke(conn: Connection, *, resource_type: str, resource_id: str, kind: str,
             resource_grants.c.grantee_kind == kind, resource_grants.c.grantee_id == grantee_id]
     if permission:
         cond.append(resource_grants.c.permission == permission)
-    return conn.execute(delete(resource_grants).where(*cond)).rowcount
+    removed = conn.execute(delete(resource_grants).where(*cond)).rowcount
+    if removed:
+        bump_generation(conn)
+    return removed
+
+
+def drop_resource_grants(conn: Connection, resource_type: str, resource_id) -> int:
+    """Every grant on a resource that is deleted for good: an id the database may hand out
+    again (SQLite reuses the highest rowid) must not carry its old grants to a new resource."""
+    removed = conn.execute(delete(resource_grants).where(resource_grants.c.resource_type == resource_type,
+                                                         resource_grants.c.resource_id == str(resource_id))).rowcount
+    if removed:
+        bump_generation(conn)
+    return removed
 
 
 def list_grants(conn: Connection, *, resource_type: str | None = None, resource_id: str | None = None) -> list[dict]:

@@ -1,7 +1,7 @@
 """SQL for API tokens (stored as SHA-256 digests only)."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from medflow.errors import MedflowError
 from medflow.store.accounts import generation_subquery
@@ -30,11 +30,13 @@ def create(conn: Connection, *, account_id: int, name: str, token_hash: str, pre
 
 def lookup(conn: Connection, token_hash: str):
     """Token, its account and the auth generation in one round trip (every Bearer request)."""
-    return conn.execute(
-        select(api_tokens.c.token_id, api_tokens.c.expiry_time, api_tokens.c.revoked_time,
-               api_tokens.c.last_used_time, accounts, generation_subquery().label("generation"))
-        .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
-        .where(api_tokens.c.token_hash == token_hash)).first()
+    return conn.execute(_LOOKUP, {"token_hash": token_hash}).first()
+
+
+_LOOKUP = (select(api_tokens.c.token_id, api_tokens.c.expiry_time, api_tokens.c.revoked_time,
+                  api_tokens.c.last_used_time, accounts, generation_subquery().label("generation"))
+           .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
+           .where(api_tokens.c.token_hash == bindparam("token_hash")))  # built once: every Bearer request
 
 
 def touch(conn: Connection, token_id: int, now: int) -> None:

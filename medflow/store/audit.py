@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, select
 
 from medflow.audit.chain import GENESIS_HASH, canonical_details, event_hash
 from medflow.store.schema import audit_checkpoints, audit_events
@@ -11,24 +11,33 @@ from medflow.store.schema import audit_checkpoints, audit_events
 _PG_CHAIN_LOCK = 0x6D65_6466  # "medf": one advisory lock orders every append across processes
 
 
-def lock_chain(conn: Connection) -> None:
-    """Serialise appends. SQLite write transactions already hold the database write lock."""
+_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+# PostgreSQL: lock and head in one round trip (this runs in every write transaction). In a
+# multi-statement query each statement takes its own snapshot (READ COMMITTED), so the SELECT,
+# run once the lock is granted, sees the append of the transaction that released it.
+_PG_LOCK_AND_HEAD = (f"SELECT pg_advisory_xact_lock({_PG_CHAIN_LOCK}); "
+                     "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+
+
+def locked_head(conn: Connection) -> tuple[int, str]:
+    """Serialise appends and return the chain head (seq, hash) to extend.
+
+    SQLite write transactions already hold the database write lock."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-
-
-def head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(select(audit_events.c.seq, audit_events.c.hash)
-                       .order_by(audit_events.c.seq.desc()).limit(1)).first()
-    return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute(_PG_LOCK_AND_HEAD)
+            cur.nextset()
+            row = cur.fetchone()
+    else:
+        row = conn.execute(_HEAD).first()
+    return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
 
 def append(conn: Connection, events: list[dict]) -> int:
     """Extend the chain with `events` inside the caller's transaction; returns the last seq."""
     if not events:
         return 0
-    lock_chain(conn)
-    seq, prev = head(conn)
+    seq, prev = locked_head(conn)
     rows = []
     for event in events:
         seq += 1

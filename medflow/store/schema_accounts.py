@@ -9,8 +9,9 @@ Design notes:
 - `credential_version` changes whenever anything that decides whether the account may
   log in changes (password, lock, status, roles). Server processes cache successful
   password checks keyed by it, so a change is seen by every process on the next request.
-- `auth_state.generation` changes whenever group or workspace membership changes; cached
-  principals carry it, so membership changes are seen on the next request too.
+- `auth_state.generation` changes whenever group or workspace membership or a grant
+  changes; cached principals and cached grants carry it, so those changes are seen on
+  the next request too.
 - API tokens and the bootstrap secret are stored only as SHA-256 digests.
 - Grants name the grantee by kind ("user" → account_id, "group" → group_id); workspace
   membership carries the permission a member gets on every resource of that workspace.
