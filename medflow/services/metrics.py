@@ -104,8 +104,13 @@ class MetricService:
         point = parse_point(entry)
         self.phi.screen([Text("metric_key", f"metric '{point.key}'", point.key)])  # a key: never redacted
         with self.db.write() as conn:
-            run_store.require_active(conn, run_id)
-            store.log_points(conn, run_id, [point])
+            if point.model_id:
+                run_store.require_active(conn, run_id)
+                store.log_points(conn, run_id, [point])
+            elif not store.log_point_to_active_run(conn, run_id, point):
+                # Nothing written: a missing or deleted run is an error; otherwise the very same
+                # point was stored before, and logging it again changes nothing.
+                run_store.require_active(conn, run_id)
 
     def log_batch(self, run_id: str | None, metrics: list[dict], params: list[dict],
                   tags: list[dict]) -> None:

@@ -70,11 +70,12 @@ def wire_value_json(value: float, is_nan: bool) -> str:
 
 # --- writing ----------------------------------------------------------------------------
 
-_INSERT_IF_NEW = text(
+_INSERT_IF_NEW_TO_ACTIVE_RUN = text(
     "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) "
     "SELECT CAST(:r AS VARCHAR(32)), CAST(:k AS VARCHAR(250)), CAST(:s AS BIGINT), CAST(:t AS BIGINT), "
     "CAST(:v AS DOUBLE PRECISION), CAST(:n AS BOOLEAN), NULL, CAST(:dn AS VARCHAR(500)), "
-    "CAST(:dd AS VARCHAR(36)) WHERE NOT EXISTS (SELECT 1 FROM metrics WHERE run_uuid = CAST(:r AS VARCHAR(32)) "
+    "CAST(:dd AS VARCHAR(36)) WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = CAST(:r AS VARCHAR(32)) "
+    "AND lifecycle_stage = 'active') AND NOT EXISTS (SELECT 1 FROM metrics WHERE run_uuid = CAST(:r AS VARCHAR(32)) "
     "AND key = CAST(:k AS VARCHAR(250)) AND step = CAST(:s AS BIGINT) AND timestamp = CAST(:t AS BIGINT) "
     "AND value = CAST(:v AS DOUBLE PRECISION) AND is_nan = CAST(:n AS BOOLEAN))")
 _EXISTING_POINT = select(metrics.c.key, metrics.c.step, metrics.c.timestamp, metrics.c.value,
@@ -103,16 +104,21 @@ def _existing(conn: Connection, run_id: str, points: list[Point]) -> dict[tuple,
     return {(k, st, ts, v, nan): model for k, st, ts, v, nan, model in rows}
 
 
+def log_point_to_active_run(conn: Connection, run_id: str, p: Point) -> bool:
+    """log-metric in as few round trips as possible: insert the point if the run is active and the
+    point not yet stored, then advance the latest value. False: nothing written (the caller finds
+    out whether the run is missing or deleted, or the point was already there)."""
+    inserted = conn.execute(_INSERT_IF_NEW_TO_ACTIVE_RUN, {
+        "r": run_id, "k": p.key, "s": p.step, "t": p.timestamp, "v": p.value, "n": p.is_nan,
+        "dn": p.dataset_name, "dd": p.dataset_digest}).rowcount == 1
+    if inserted:
+        _advance_latest(conn, run_id, [p])
+    return inserted
+
+
 def log_points(conn: Connection, run_id: str, points: list[Point]) -> None:
     """Store `points` (validated) for the run and advance its latest values."""
     if not points:
-        return
-    if len(points) == 1 and not points[0].model_id:
-        # log-metric: insert-if-absent in one statement (one database round trip fewer)
-        p = points[0]
-        conn.execute(_INSERT_IF_NEW, {"r": run_id, "k": p.key, "s": p.step, "t": p.timestamp, "v": p.value,
-                                      "n": p.is_nan, "dn": p.dataset_name, "dd": p.dataset_digest})
-        _advance_latest(conn, run_id, points)
         return
     unique: dict[tuple, Point] = {}
     for p in points:
