@@ -161,14 +161,6 @@ class ApprovalService:
                                                              removed=True)])
 
     @staticmethod
-    def record_creator(conn, model_pk: int, created: dict) -> None:
-        """Who registered the version (model_versions.user_id): separation of duties bars them from
-        approving it. get-model-version shows it; the create response keeps MLflow's exact shape."""
-        principal = current_principal()
-        if principal is not None:
-            store.set_version_creator(conn, model_pk, int(created["version"]), principal.username)
-
-    @staticmethod
     def _record_policy(conn, policy) -> None:
         """The first write under a policy version stores its text; the audit trail shows the change.
         (Checked in the write's transaction, one primary-key lookup: a rolled-back write records nothing.)"""

@@ -7,12 +7,14 @@ membership confers — so authorization of a search page costs two queries, not 
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection, Integer, String, and_, cast, delete, exists, false, insert, or_, select, true
+from sqlalchemy import (Connection, Integer, String, and_, bindparam, cast, delete, exists, false, insert, or_,
+                        select, true)
 
 from medflow.auth.permissions import READ_PERMISSIONS, Grant, ResourceRef
 from medflow.auth.principal import Principal
 from medflow.services.clock import now_ms
 from medflow.store.accounts import bump_generation
+from medflow.store.schema import experiments, registered_models
 from medflow.store.schema_accounts import accounts, resource_grants, user_groups, workspace_members
 
 USER, GROUP = "user", "group"
@@ -146,16 +148,19 @@ def grant_creator(conn: Connection, resource_type: str, resource_id, principal: 
           granted_by=principal.username)
 
 
+# Built once: every registry request resolves its model this way.
+_EXPERIMENT_REF = select(experiments.c.experiment_id, experiments.c.workspace).where(
+    experiments.c.experiment_id == bindparam("experiment_id"))
+_MODEL_REF = select(registered_models.c.id, registered_models.c.workspace).where(
+    registered_models.c.name == bindparam("name"), registered_models.c.workspace == bindparam("workspace"))
+
+
 def resolve_resource(conn: Connection, resource_type: str, key: str, workspace: str | None):
     """The ResourceRef of an experiment (by id) or a registered model (by name in a workspace), or None."""
-    from medflow.store.schema import experiments, registered_models
     if resource_type == "experiment":
         if not key.isdigit():
             return None
-        row = conn.execute(select(experiments.c.experiment_id, experiments.c.workspace)
-                           .where(experiments.c.experiment_id == int(key))).first()
+        row = conn.execute(_EXPERIMENT_REF, {"experiment_id": int(key)}).first()
         return ResourceRef("experiment", str(row.experiment_id), row.workspace) if row else None
-    row = conn.execute(select(registered_models.c.id, registered_models.c.workspace)
-                       .where(registered_models.c.name == key,
-                              registered_models.c.workspace == (workspace or "default"))).first()
+    row = conn.execute(_MODEL_REF, {"name": key, "workspace": workspace or "default"}).first()
     return ResourceRef("registered_model", str(row.id), row.workspace) if row else None

@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, insert, select, update
 
-from medflow.store.schema import model_versions
 from medflow.store.schema_governance import (approval_signatures, governance_policies, review_requests,
                                              version_stage_history)
 
@@ -30,14 +29,6 @@ class VersionKey(NamedTuple):
 def _is(table, key: VersionKey):
     return and_(table.c.model_pk == key.model_pk, table.c.version == key.version,
                 table.c.version_created == key.version_created)
-
-
-def set_version_creator(conn: Connection, model_pk: int, version: int, username: str) -> None:
-    """Record who registered a version (separation of duties), unless the column is already set."""
-    conn.execute(update(model_versions)
-                 .where(model_versions.c.model_pk == model_pk, model_versions.c.version == version,
-                        model_versions.c.user_id.is_(None))
-                 .values(user_id=username[:256]))
 
 
 # --- policy versions -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, and_, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, tuple_, update
 
 from medflow.errors import MedflowError
 from medflow.store.engine import upsert
@@ -44,31 +44,40 @@ def require(conn: Connection, model_row, version: int):
 
 def create(conn: Connection, pk: int, *, name: str, now: int, source: str, storage_location: str,
            run_id: str | None, run_link: str | None, model_id: str | None, description: str | None,
-           tags: dict[str, str]) -> dict:
+           tags: dict[str, str], creator: str | None) -> dict:
     """Insert the next version of model `pk` (max of every version ever, deleted ones included, + 1)
     and return it as MLflow sends it.
 
     The caller holds the model's row lock (registered_models.lock_and_touch), so the max read
     here cannot race another create of the same model; the primary key backs that up. The
     number is computed and inserted in one statement, and nothing is read back: a new
-    version has no aliases, and everything else is known here.
+    version has no aliases, and everything else is known here. `creator` (who registered it:
+    separation of duties bars them from approving it) is stored as user_id; the response
+    keeps MLflow's exact shape, whose create answer carries no user_id.
     """
     values = {"model_pk": pk, "creation_timestamp": now, "last_updated_timestamp": now,
               "description": description, "current_stage": "None", "source": source,
               "storage_location": storage_location, "run_id": run_id, "run_link": run_link,
               "model_id": model_id, "status": STATUS_READY, "deleted": False}
-    next_version = (func.coalesce(func.max(model_versions.c.version), 0) + 1).label("version")
-    columns = [literal(v, model_versions.c[k].type).label(k) for k, v in values.items()]
-    version = conn.execute(
-        insert(model_versions)
-        .from_select([*values, "version"],
-                     select(*columns, next_version).where(model_versions.c.model_pk == pk))
-        .returning(model_versions.c.version)).scalar_one()
+    version = conn.execute(_INSERT_NEXT_VERSION, {"b_" + k: v for k, v in values.items()}
+                           | {"b_user_id": creator[:256] if creator else None}).scalar_one()
     if tags:
         conn.execute(insert(model_version_tags),
                      [{"model_pk": pk, "version": version, "key": k, "value": v} for k, v in tags.items()])
     row = SimpleNamespace(**values, version=version, name=name, user_id=None, status_message=None)
     return _wire(row, [{"key": k, "value": v} for k, v in sorted(tags.items())], [])
+
+
+_VERSION_COLUMNS = ("model_pk", "creation_timestamp", "last_updated_timestamp", "description", "current_stage",
+                    "source", "storage_location", "run_id", "run_link", "model_id", "status", "deleted", "user_id")
+# Built once (registering is a hot path for CI pipelines): the next number and the row in one statement.
+_INSERT_NEXT_VERSION = (
+    insert(model_versions)
+    .from_select([*_VERSION_COLUMNS, "version"],
+                 select(*[bindparam("b_" + c, type_=model_versions.c[c].type).label(c) for c in _VERSION_COLUMNS],
+                        (func.coalesce(func.max(model_versions.c.version), 0) + 1).label("version"))
+                 .where(model_versions.c.model_pk == bindparam("b_model_pk")))
+    .returning(model_versions.c.version))
 
 
 def _where(pk: int, version: int):
@@ -209,8 +218,11 @@ def latest_per_stage(conn: Connection, pks: list[int], *, with_aliases: bool = F
 # --- what a version's source points at (runs and logged models are read, never written) ------
 
 def run_row(conn: Connection, run_id: str):
-    return conn.execute(select(runs.c.run_uuid, runs.c.experiment_id, runs.c.artifact_uri,
-                               runs.c.lifecycle_stage).where(runs.c.run_uuid == run_id)).first()
+    return conn.execute(_RUN_ROW, {"run_uuid": run_id}).first()
+
+
+_RUN_ROW = select(runs.c.run_uuid, runs.c.experiment_id, runs.c.artifact_uri, runs.c.lifecycle_stage).where(
+    runs.c.run_uuid == bindparam("run_uuid"))
 
 
 def logged_model_row(conn: Connection, model_id: str):
@@ -220,8 +232,10 @@ def logged_model_row(conn: Connection, model_id: str):
 
 def logged_model_of_run(conn: Connection, run_id: str, name: str):
     """The newest logged model called `name` that run `run_id` produced, or None."""
-    return conn.execute(select(logged_models)
-                        .where(logged_models.c.source_run_id == run_id, logged_models.c.name == name,
-                               logged_models.c.lifecycle_stage != "deleted")
-                        .order_by(logged_models.c.creation_timestamp_ms.desc())
-                        .limit(1)).first()
+    return conn.execute(_LOGGED_MODEL_OF_RUN, {"run_id": run_id, "name": name}).first()
+
+
+_LOGGED_MODEL_OF_RUN = (select(logged_models)
+                        .where(logged_models.c.source_run_id == bindparam("run_id"),
+                               logged_models.c.name == bindparam("name"), logged_models.c.lifecycle_stage != "deleted")
+                        .order_by(logged_models.c.creation_timestamp_ms.desc()).limit(1))
