@@ -85,7 +85,9 @@ def describe_resource(audit: RequestAudit, fields: dict, path_params: dict, path
 
 def _authorized_call(services, method: str, path: str, fn: EndpointFn, api_request: ApiRequest):
     services.access.authorize(method, path, api_request.fields, api_request.path_params)
-    return fn(services, api_request)
+    result = fn(services, api_request)
+    # Encoded here, in the worker thread: a 1,000-run search page would hold the event loop.
+    return result if isinstance(result, Response) else json_response(result)
 
 
 @dataclass(frozen=True)
