@@ -5,6 +5,8 @@ with one IN query each, never one query per run.
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -156,18 +158,20 @@ def info_to_wire(row) -> dict:
 
 
 def fetch_for_runs(conn: Connection, select_from: str, id_column: str, run_ids: list[str]) -> list[tuple]:
-    """`<select_from> WHERE <id_column> IN <run_ids>`, straight to the driver: a search page
-    asks this for 1,000 runs at a time, and SQLAlchemy's per-value IN expansion would cost
-    more than the query. PostgreSQL gets the ids as one comma-separated text parameter, split
-    by the server (binding a 1,000-element array costs the driver more than the query's
-    execution). The SQL text is always a constant of this package; only run ids are parameters."""
-    out: list[tuple] = []
+    """`<select_from> WHERE <id_column> IN <run_ids>` as plain tuples, straight from the driver: a
+    search page asks this for 1,000 runs at a time, and SQLAlchemy's IN expansion and Row
+    objects would cost more than the queries. PostgreSQL gets the ids as one comma-separated
+    text parameter split by the server (binding a 1,000-element array costs the driver more
+    than the query). The SQL text is always a constant of this package; only run ids are
+    parameters. (SQLite returns booleans as 0/1 here: callers only test them for truth.)"""
+    driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        return list(conn.exec_driver_sql(f"{select_from} WHERE {id_column} = ANY(string_to_array(%s, ','))",
-                                         (",".join(run_ids),)).all())
+        with driver.cursor() as cursor:
+            cursor.execute(f"{select_from} WHERE {id_column} = ANY(string_to_array(%s, ','))", (",".join(run_ids),))
+            return cursor.fetchall()
+    out: list[tuple] = []
     for part in chunks(run_ids):
-        sql = f"{select_from} WHERE {id_column} IN ({','.join('?' * len(part))})"
-        out += conn.exec_driver_sql(sql, tuple(part)).all()
+        out += driver.execute(f"{select_from} WHERE {id_column} IN ({','.join('?' * len(part))})", part).fetchall()
     return out
 
 
@@ -177,10 +181,12 @@ def _for_runs(conn: Connection, columns: str, table: str, run_ids: list[str]) ->
 
 def rows_in_order(conn: Connection, run_ids: list[str]) -> list:
     """The runs rows of `run_ids`, in that order (a search page: ids first, then rows)."""
-    by_id = {row.run_uuid: row for row in fetch_for_runs(conn, _RUN_COLUMNS_SQL, "run_uuid", run_ids)}
+    by_id = {row[0]: _RunRow._make(row) for row in fetch_for_runs(conn, _RUN_COLUMNS_SQL, "run_uuid", run_ids)}
     return [by_id[r] for r in run_ids if r in by_id]
 
 
+_RunRow = namedtuple("_RunRow", "run_uuid experiment_id name user_id status start_time end_time lifecycle_stage "
+                                "artifact_uri")
 _RUN_COLUMNS_SQL = ("SELECT run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
                     "lifecycle_stage, artifact_uri FROM runs")
 
