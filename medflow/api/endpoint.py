@@ -16,8 +16,8 @@ from typing import Any, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from medflow.api.workers import in_worker
 from medflow.api.request import ApiRequest
+from medflow.api.workers import in_worker
 from medflow.audit.context import RequestAudit, request_scope
 from medflow.auth.middleware import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
 from medflow.errors import INTERNAL_ERROR, PERMISSION_DENIED, UNAUTHENTICATED, MedflowError
@@ -124,8 +124,7 @@ class Endpoint:
                     if raw:
                         fields = dict(request.query_params)
                         describe_resource(audit, fields, dict(request.path_params), path)
-                        await in_worker(services.access.authorize, method, path, fields,
-                                                dict(request.path_params))
+                        await in_worker(services.access.authorize, method, path, fields, dict(request.path_params))
                         result = await fn(services, request)
                     else:
                         api_request = await ApiRequest.from_http(request, services.settings.max_request_bytes)

@@ -6,6 +6,9 @@ executor: anyio's `to_thread.run_sync` (behind Starlette's run_in_threadpool) sp
 time per hop on backend lookups and its capacity limiter than a small log-metric request
 spends in SQLite. Context variables (the request's audit record, principal, workspace)
 follow the call into the thread, as they do with anyio.
+
+Artifact streaming keeps Starlette's anyio helpers: an anyio call cannot be abandoned when
+its request is cancelled, so a half-done write is always aborted after it returns.
 """
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ import logging
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-
 from medflow.api.workers import in_worker
 from medflow.audit.context import RequestAudit
 from medflow.auth.authenticate import Authenticator, _cookie
