@@ -52,19 +52,20 @@ def revoke(conn: Connection, *, resource_type: str, resource_id: str, kind: str,
             resource_grants.c.grantee_kind == kind, resource_grants.c.grantee_id == grantee_id]
     if permission:
         cond.append(resource_grants.c.permission == permission)
-    removed = conn.execute(delete(resource_grants).where(*cond)).rowcount
-    if removed:
-        bump_generation(conn)
-    return removed
+    return _delete_grants(conn, cond)
 
 
 def drop_resource_grants(conn: Connection, resource_type: str, resource_id) -> int:
     """Every grant on a resource that is deleted for good: an id the database may hand out
     again (SQLite reuses the highest rowid) must not carry its old grants to a new resource."""
-    removed = conn.execute(delete(resource_grants).where(resource_grants.c.resource_type == resource_type,
-                                                         resource_grants.c.resource_id == str(resource_id))).rowcount
+    return _delete_grants(conn, [resource_grants.c.resource_type == resource_type,
+                                 resource_grants.c.resource_id == str(resource_id)])
+
+
+def _delete_grants(conn: Connection, cond: list) -> int:
+    removed = conn.execute(delete(resource_grants).where(*cond)).rowcount
     if removed:
-        bump_generation(conn)
+        bump_generation(conn)  # servers cache grants per generation
     return removed
 
 
