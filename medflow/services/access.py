@@ -19,9 +19,10 @@ MANAGE inside the create transaction and to filter searches.
 
 Two caches keep authorization off the database for the common case (a training loop
 logging to one run): which experiment and workspace a run, logged model or experiment
-belongs to never changes, so found owners are kept; grants are kept per principal and
-resource under the auth generation the request was authenticated at, which every grant
-and membership change bumps — a revocation is seen on the next request, on every server.
+belongs to never changes, so found owners are kept; grants, and which model a registered-model
+name means, are kept under the auth generation the request was authenticated at, which every
+grant, membership change, model rename and model delete bumps — a revocation is seen on the
+next request, on every server.
 """
 from __future__ import annotations
 
@@ -132,6 +133,7 @@ class Access:
         self.enabled = services.settings.auth_enabled
         self._owners = ExpiringCache(100_000)  # ("run", id) -> (experiment_id, workspace); immutable
         self._grants = ExpiringCache(100_000)  # (account, groups, ref) -> (generation, grants)
+        self._model_refs = ExpiringCache(100_000)  # (workspace, name) -> (generation, ref); renames bump it
 
     def begin(self, principal: Principal | None, workspace_header: str | None) -> None:
         """Set this request's principal and workspace (call inside the request's context)."""
@@ -252,12 +254,24 @@ class Access:
             return self._logged_models(reader, field, [] if key is None else [key])
         if locator == "name":
             name = str(_scalar(fields.get("name")) or "")
-            ref = resolve_resource(reader.conn, "registered_model", name, _workspace.get()) if name else None
+            ref = self._model_ref(reader, name) if name else None
             return [Named("name", name, ref, f"Registered Model with name={name} not found", "registered_model")]
         if locator == "artifact_path":
             raw = path_params.get("artifact_path")
             return self._artifact_owners(reader.conn, _scalar(fields.get("path")) if raw is None else raw)
         raise MedflowError(PERMISSION_DENIED, f"Permission denied: unknown resource locator '{locator}'.")
+
+    def _model_ref(self, reader: _LazyRead, name: str) -> ResourceRef | None:
+        """The registered model a name means. A name can move (rename, delete and re-create), so a
+        found model is kept only under the auth generation it was read at: renames and deletes bump it."""
+        key, generation = (_workspace.get(), name), _principal.get().generation
+        hit = self._model_refs.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        ref = resolve_resource(reader.conn, "registered_model", name, key[0])
+        if ref is not None:
+            self._model_refs.put(key, (generation, ref), CACHE_SECONDS)
+        return ref
 
     def _experiments(self, reader: _LazyRead, field: str, keys: list) -> list[Named]:
         ids = {int(k) for k in keys if _is_experiment_id(k)}

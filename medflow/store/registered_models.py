@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from medflow.errors import MedflowError
 from medflow.store import model_versions as versions
+from medflow.store.accounts import bump_generation
 from medflow.store.engine import is_unique_violation, upsert
 from medflow.store.schema import (model_version_tags, model_versions, registered_model_aliases,
                                   registered_model_tags, registered_models)
@@ -104,6 +105,7 @@ def rename(conn: Connection, pk: int, new_name: str, now: int) -> None:
     # as MLflow: a rename counts as an update of every version
     conn.execute(update(model_versions).where(model_versions.c.model_pk == pk)
                  .values(last_updated_timestamp=now))
+    bump_generation(conn)  # servers cache which model a name means per auth generation
 
 
 def set_description(conn: Connection, pk: int, description: str | None, now: int) -> None:
@@ -118,6 +120,7 @@ def delete_model(conn: Connection, pk: int) -> None:
     conn.execute(delete(model_versions).where(model_versions.c.model_pk == pk))
     conn.execute(delete(registered_model_tags).where(registered_model_tags.c.model_pk == pk))
     conn.execute(delete(registered_models).where(registered_models.c.id == pk))
+    bump_generation(conn)  # servers cache which model a name means per auth generation
 
 
 def set_tag(conn: Connection, pk: int, key: str, value: str) -> None:

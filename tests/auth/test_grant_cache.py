@@ -3,7 +3,8 @@ is still obeyed by another on the very next request (two real processes sharing 
 SQLite and PostgreSQL).
 
 Also: a registered model deleted for good takes its grants with it, so a new model that gets
-the same internal id (SQLite hands out the highest rowid again) does not inherit them.
+the same internal id (SQLite hands out the highest rowid again) does not inherit them; and a
+model name that a rename moves to another model is checked against that model at once.
 """
 from __future__ import annotations
 
@@ -108,3 +109,26 @@ def test_a_deleted_models_grants_do_not_pass_to_the_next_model(replicas, ward):
         response = as_user(server, "DELETE", API + "/registered-models/delete", json={"name": "ward7-discharge"})
         assert response.status_code == 403, response.text
     assert as_admin(a, "GET", API + "/registered-models/get", params={"name": "ward7-discharge"})
+
+
+def test_a_model_name_moved_by_a_rename_is_checked_against_its_new_model(replicas, ward):
+    """Servers remember which model a name means; a rename through another server moves the name."""
+    a, b = replicas
+    for name in ("ward7-readmission", "ward7-restricted"):
+        as_admin(a, "POST", API + "/registered-models/create", json={"name": name})
+    grant(a, "grant", "registered_model", "ward7-readmission", "EDIT")
+
+    def describe(name):
+        return as_user(b, "PATCH", API + "/registered-models/update", json={"name": name, "description": "v2"})
+
+    assert describe("ward7-readmission").status_code == 200  # b now knows which model the name means
+    as_admin(a, "POST", API + "/registered-models/rename",
+             json={"name": "ward7-readmission", "new_name": "ward7-readmission-old"})
+    as_admin(a, "POST", API + "/registered-models/rename",
+             json={"name": "ward7-restricted", "new_name": "ward7-readmission"})
+
+    refused = describe("ward7-readmission")  # the name now means the model the user has no grant on
+    assert refused.status_code == 403, refused.text
+    assert describe("ward7-readmission-old").status_code == 200
+    described = as_admin(a, "GET", API + "/registered-models/get", params={"name": "ward7-readmission"})
+    assert described["registered_model"].get("description", "") == ""
