@@ -141,8 +141,8 @@ def missing_logged_model(model_id: str) -> MedflowError:
                                   "model that exists (see logged-models/search).")
 
 
-def _require_run(conn, run_id: str, source: str):
-    row = store.run_row(conn, run_id)
+def _require_run(conn, run_id: str, source: str, logged_model_name: str = ""):
+    row = store.run_row(conn, run_id, logged_model_name)
     if row is None:
         raise missing_run(run_id, source)
     return row
@@ -172,16 +172,16 @@ def resolve(conn, artifact_store, raw: str, source: Source, run_id: str | None,
             raise _mismatch(raw, "run_id")
         if model_id:
             raise _mismatch(raw, "model_id")
-        run = _require_run(conn, source.ref, raw)
+        # MLflow 3 clients store a model under its logged model, not under the run: where the run's
+        # own path holds nothing, register the model the run logged under that name
+        # (research/mlflow-wire-protocol.md 2.2).
+        logged_name, _, rest = source.path.partition("/")
+        run = _require_run(conn, source.ref, raw, logged_name)
         location = _join(run.artifact_uri, source.path)
         run_path = _store_path(location)
-        if source.path and run_path is not None and not _has_files(artifact_store, run_path):
-            # MLflow 3 clients store a model under its logged model, not under the run: register
-            # the model the run logged under that name (research/mlflow-wire-protocol.md 2.2).
-            name, _, rest = source.path.partition("/")
-            logged = store.logged_model_of_run(conn, run.run_uuid, name)
-            if logged is not None:
-                location = _join(logged.artifact_location, rest)
+        if (source.path and run_path is not None and run.logged_model_location is not None
+                and not _has_files(artifact_store, run_path)):
+            location = _join(run.logged_model_location, rest)
         return Resolved(run.run_uuid, None, location)
     if source.scheme == MODELS:
         if model_id and model_id != source.ref:

@@ -217,12 +217,20 @@ def latest_per_stage(conn: Connection, pks: list[int], *, with_aliases: bool = F
 
 # --- what a version's source points at (runs and logged models are read, never written) ------
 
-def run_row(conn: Connection, run_id: str):
-    return conn.execute(_RUN_ROW, {"run_uuid": run_id}).first()
+def run_row(conn: Connection, run_id: str, logged_model_name: str = ""):
+    """The run, and as `logged_model_location` where the newest logged model it produced under
+    `logged_model_name` keeps its artifacts (None if none): a runs:/ source needs both, in one query."""
+    return conn.execute(_RUN_ROW, {"run_uuid": run_id, "name": logged_model_name}).first()
 
 
-_RUN_ROW = select(runs.c.run_uuid, runs.c.experiment_id, runs.c.artifact_uri, runs.c.lifecycle_stage).where(
-    runs.c.run_uuid == bindparam("run_uuid"))
+_LOGGED_MODEL_LOCATION = (select(logged_models.c.artifact_location)
+                          .where(logged_models.c.source_run_id == runs.c.run_uuid,
+                                 logged_models.c.name == bindparam("name"),
+                                 logged_models.c.lifecycle_stage != "deleted")
+                          .order_by(logged_models.c.creation_timestamp_ms.desc()).limit(1)
+                          .correlate(runs).scalar_subquery())
+_RUN_ROW = select(runs.c.run_uuid, runs.c.experiment_id, runs.c.artifact_uri, runs.c.lifecycle_stage,
+                  _LOGGED_MODEL_LOCATION.label("logged_model_location")).where(runs.c.run_uuid == bindparam("run_uuid"))
 
 
 def logged_model_row(conn: Connection, model_id: str):
@@ -230,12 +238,3 @@ def logged_model_row(conn: Connection, model_id: str):
                                                     logged_models.c.lifecycle_stage != "deleted")).first()
 
 
-def logged_model_of_run(conn: Connection, run_id: str, name: str):
-    """The newest logged model called `name` that run `run_id` produced, or None."""
-    return conn.execute(_LOGGED_MODEL_OF_RUN, {"run_id": run_id, "name": name}).first()
-
-
-_LOGGED_MODEL_OF_RUN = (select(logged_models)
-                        .where(logged_models.c.source_run_id == bindparam("run_id"),
-                               logged_models.c.name == bindparam("name"), logged_models.c.lifecycle_stage != "deleted")
-                        .order_by(logged_models.c.creation_timestamp_ms.desc()).limit(1))
