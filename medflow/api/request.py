@@ -31,13 +31,17 @@ class ApiRequest:
     # --- construction -------------------------------------------------------------------
     @classmethod
     async def from_http(cls, request: Request, max_bytes: int) -> "ApiRequest":
-        common = {"path_params": dict(request.path_params),
+        path_params = dict(request.path_params)
+        _refuse_nul(path_params.values())
+        common = {"path_params": path_params,
                   "client_addr": request.client.host if request.client else "",
                   "headers": {k.lower(): v for k, v in request.headers.items()}}
         if request.method == "GET":
             fields: dict[str, Any] = {}
             for key, value in request.query_params.multi_items():
                 fields.setdefault(key, []).append(value)
+            _refuse_nul(fields)
+            _refuse_nul(v for values in fields.values() for v in values)
             return cls(fields, from_query=True, **common)
         body = await _read_limited(request, max_bytes)
         if not body.strip():
@@ -126,7 +130,32 @@ def parse_json_body(body: bytes) -> dict:
         raise MedflowError(BAD_REQUEST, f"Request body is not valid JSON{where}; send a JSON object.") from None
     if not isinstance(parsed, dict):
         raise MedflowError(BAD_REQUEST, "Request body must be a JSON object.")
+    if "\\u0000" in text:  # cheap test first: the escape is the only way JSON carries a NUL
+        _refuse_nul_in(parsed)
     return parsed
+
+
+NUL_REFUSED = ("The request contains a NUL character (\\u0000), which no MedFlow field can hold "
+               "(PostgreSQL text cannot store it): remove it and send the request again.")
+
+
+def _refuse_nul(texts) -> None:
+    if any("\x00" in text for text in texts):
+        raise MedflowError.invalid(NUL_REFUSED)
+
+
+def _refuse_nul_in(document) -> None:
+    """Refuse a NUL anywhere in a parsed JSON document, keys included (a stack: any depth)."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            _refuse_nul((value,))
+        elif isinstance(value, dict):
+            _refuse_nul(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 async def _read_limited(request: Request, max_bytes: int) -> bytes:

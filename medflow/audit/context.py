@@ -33,10 +33,10 @@ class RequestAudit:
         details = dict(self.details)
         if self.changes:
             details["changes"] = [self._redacted(c) for c in self.changes]
-        return {"event_time": now_ms, "request_id": self.request_id, "actor": self.actor,
-                "actor_id": self.actor_id, "auth_method": self.auth_method,
-                "client_addr": self.client_addr, "action": self.action,
-                "resource_type": self.resource_type, "resource_id": self.resource_id[:600],
+        return {"event_time": now_ms, "request_id": self.request_id, "actor": _storable(self.actor),
+                "actor_id": self.actor_id, "auth_method": _storable(self.auth_method),
+                "client_addr": self.client_addr, "action": _storable(self.action),
+                "resource_type": self.resource_type, "resource_id": _storable(self.resource_id[:600]),
                 "outcome": outcome, "error_code": error_code, "details": details}
 
 
@@ -44,6 +44,12 @@ class RequestAudit:
         if not self.redactions:
             return change
         return {k: self.redactions.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
+
+
+def _storable(text: str) -> str:
+    """What a request named, as every backend can store it: PostgreSQL text cannot hold NUL, and
+    one unstorable event must not cost the batch it is flushed with (U+FFFD marks the spot)."""
+    return text.replace("\x00", "\ufffd")
 
 
 _current: ContextVar[RequestAudit | None] = ContextVar("medflow_request_audit", default=None)

@@ -18,6 +18,7 @@ import time
 from medflow.audit.context import RequestAudit, current
 from medflow.audit.signing import CheckpointSigner
 from medflow.store import audit as audit_store
+from medflow.store.schema import audit_events
 
 log = logging.getLogger("medflow.audit")
 
@@ -60,10 +61,30 @@ class AuditTrail:
                 events.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        if events:
+        if not events:
+            return 0
+        try:
             with self.db.write() as conn:
                 audit_store.append(conn, events)
+        except Exception:  # noqa: BLE001 - one bad event must not cost the others theirs
+            log.exception("audit flush of %d events failed; appending them one at a time", len(events))
+            for i, event in enumerate(events):
+                try:
+                    self._append_alone(event)
+                except Exception:
+                    for rest in events[i:]:  # the database itself is failing: keep them for the next tick
+                        self._queue.put(rest)
+                    raise
         return len(events)
+
+    def _append_alone(self, event: dict) -> None:
+        try:
+            with self.db.write() as conn:
+                audit_store.append(conn, [event])
+        except Exception:  # noqa: BLE001
+            log.exception("audit event of request %s could not be stored; storing its outline", event["request_id"])
+            with self.db.write() as conn:
+                audit_store.append(conn, [_outline(event)])
 
     def checkpoint(self) -> int | None:
         """Sign the current chain head (if it moved since the last checkpoint)."""
@@ -96,4 +117,15 @@ class AuditTrail:
                     self.checkpoint()
                     next_checkpoint = time.monotonic() + self.checkpoint_interval
             except Exception:  # noqa: BLE001 - keep auditing; the failure is logged, retried next tick
-                log.exception("audit flush failed; retrying")
+                log.exception("audit flush or checkpoint failed; retried next tick")
+
+
+def _outline(event: dict) -> dict:
+    """An event that could not be stored, reduced to printable ASCII that fits every column."""
+    def plain(key, value):
+        size = getattr(audit_events.c[key].type, "length", None)
+        if not isinstance(value, str):
+            return value
+        return value.encode("ascii", "backslashreplace").decode().replace("\x00", "\\x00")[:size]
+    return {**{key: plain(key, value) for key, value in event.items() if key != "details"},
+            "details": {"outline": "the full event could not be stored; the server log has why"}}

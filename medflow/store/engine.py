@@ -20,6 +20,8 @@ from sqlalchemy.pool import QueuePool
 from medflow.errors import MedflowError
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# Every engine is created with hide_parameters=True: a failed statement's error text (which reaches
+# the server log) then shows its SQL but never the values, which can be anything a client sent.
 
 
 def normalize_url(url: str) -> str:
@@ -38,7 +40,7 @@ def normalize_url(url: str) -> str:
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
-    engine = create_engine(url, poolclass=QueuePool, pool_size=pool_size, max_overflow=0,
+    engine = create_engine(url, poolclass=QueuePool, pool_size=pool_size, max_overflow=0, hide_parameters=True,
                            pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
                            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
@@ -78,7 +80,7 @@ class Database:
             # No pre-ping: it costs a round trip per transaction; a connection the server dropped
             # fails one request (which the mlflow client retries) and is then replaced.
             self._writer = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size,
-                                         pool_recycle=1800)
+                                         pool_recycle=1800, hide_parameters=True)
             # Reads run in autocommit: no BEGIN/COMMIT round trips for a request that changes nothing.
             self._reader = self._writer.execution_options(isolation_level="AUTOCOMMIT")
         # Called with the connection just before every write transaction commits: the audit

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import textwrap
+import time
 
 import mlflow
 import pytest
@@ -233,6 +234,43 @@ def test_malformed_requests(client, experiment_id, server):
     assert_error(post(server, "/runs/log-parameter", {"run_id": run_id, "key": "k", "value": 5}), 400,
                  "INVALID_PARAMETER_VALUE", "value")
     assert client.get_run(run_id).data.params == {}
+
+
+def test_nul_characters_are_refused_clearly_and_audited(client, experiment_id, server):
+    """PostgreSQL text cannot hold NUL: refused on every backend alike, before anything is
+    written, and the refusals (whose resource ids carry it) still reach the audit trail."""
+    run_id = new_run(client, experiment_id).info.run_id
+    for response in (post(server, "/runs/log-parameter", {"run_id": run_id, "key": "k", "value": "a\u0000b"}),
+                     post(server, "/runs/set-tag", {"run_id": run_id, "key": "t\u0000", "value": "v"}),
+                     post(server, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "p", "value": "1"}],
+                                                      "tags": [{"key": "t", "value": ["\u0000"]}]}),
+                     post(server, "/runs/log-metric", {"run_id": "ab\u0000cd", "key": "m", "value": 1,
+                                                       "timestamp": 1}),
+                     get(server, "/runs/get", run_id="ab\x00cd")):
+        assert_error(response, 400, "INVALID_PARAMETER_VALUE", "NUL character")
+    data = client.get_run(run_id).data
+    assert data.params == {} and "t" not in data.tags
+    nested = {"run_id": run_id, "key": "k", "value": "v", "deep": [[[[{"x": "\u0000"}]]]]}
+    assert_error(post(server, "/runs/log-parameter", nested), 400, "INVALID_PARAMETER_VALUE", "NUL character")
+    literal = post(server, "/runs/log-parameter", {"run_id": run_id, "key": "k", "value": "\\u0000 as text"})
+    assert literal.status_code == 200, literal.text  # a backslash-u written out is just text
+    assert client.get_run(run_id).data.params == {"k": "\\u0000 as text"}
+
+    # An artifact path names its resource before anything checks it: the audit event keeps the
+    # path with U+FFFD where the NUL was (else PostgreSQL refuses the event and its whole batch).
+    artifact = requests.get(server.url + "/api/2.0/mlflow-artifacts/artifacts/ward%00-7/x.txt", timeout=30)
+    assert_error(artifact, 400, "INVALID_PARAMETER_VALUE", "NUL or control characters")
+    audit = server.url + "/api/medflow/v1/audit"
+    for _ in range(50):  # refusals are appended by the background writer within a flush interval
+        events = requests.get(audit + "/events", params={"resource_type": "artifact", "outcome": "error"},
+                              timeout=30).json()["events"]
+        if events:
+            break
+        time.sleep(0.1)
+    assert [e["resource_id"] for e in events][-1:] == ["ward\ufffd-7/x.txt"]
+    refused = requests.get(audit + "/events", params={"action": "GET runs/get", "outcome": "error"}, timeout=30)
+    assert refused.json()["events"], "the refused runs/get was not audited"
+    assert requests.get(audit + "/verify", timeout=30).json()["ok"] is True
 
 
 # --- inputs, outputs, models --------------------------------------------------------------
