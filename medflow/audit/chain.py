@@ -17,6 +17,12 @@ def canonical_details(details: dict) -> str:
 
 
 def event_hash(event: dict, prev_hash: str) -> str:
-    payload = json.dumps([prev_hash] + [event.get(f) for f in HASHED_FIELDS],
-                         separators=(",", ":"), ensure_ascii=False)
+    """SHA-256 of the JSON array [prev_hash, seq, event_time, ..., details]."""
+    payload = f'["{prev_hash}",{json.dumps(event.get("seq"))},{hashed_tail(event)}'
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def hashed_tail(event: dict) -> str:
+    """That array's text after seq: `event_time,...,details]`. PostgreSQL appends an event from it
+    (medflow_audit_append in migration 0006), which knows prev_hash and seq only once it holds the chain lock."""
+    return json.dumps([event.get(f) for f in HASHED_FIELDS[1:]], separators=(",", ":"), ensure_ascii=False)[1:]

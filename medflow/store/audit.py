@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Text, bindparam, func, insert, select
 
-from medflow.audit.chain import GENESIS_HASH, canonical_details, event_hash
+from medflow.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_details, event_hash, hashed_tail
 from medflow.store.schema import audit_checkpoints, audit_events
 
 _PG_CHAIN_LOCK = 0x6D65_6466  # "medf": one advisory lock orders every append across processes
@@ -33,10 +33,20 @@ def locked_head(conn: Connection) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
 
+# PostgreSQL, one event (every write request): lock, head and insert in one round trip (migration 0006).
+_EVENT_FIELDS = HASHED_FIELDS[1:]
+_PG_APPEND_ONE = select(func.medflow_audit_append(*(bindparam(f, type_=audit_events.c[f].type) for f in _EVENT_FIELDS),
+                                                   bindparam("hashed_tail", type_=Text())))
+
+
 def append(conn: Connection, events: list[dict]) -> int:
     """Extend the chain with `events` inside the caller's transaction; returns the last seq."""
     if not events:
         return 0
+    if len(events) == 1 and conn.dialect.name == "postgresql":
+        row = dict(events[0], details=canonical_details(events[0].get("details") or {}))
+        return conn.execute(_PG_APPEND_ONE, {**{f: row.get(f) for f in _EVENT_FIELDS},
+                                             "hashed_tail": hashed_tail(row)}).scalar_one()
     seq, prev = locked_head(conn)
     rows = []
     for event in events:
