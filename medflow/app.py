@@ -13,7 +13,8 @@ from starlette.routing import Route
 from medflow.auth.middleware import AuthenticationMiddleware
 
 from medflow.api import browser_auth
-from medflow.api.endpoint import json_response
+from medflow.api.dispatch import ExactPathDispatch
+from medflow.api.endpoint import Endpoint, json_response
 from medflow.api.mlflow.routes import API_PREFIXES, MEDFLOW_ROUTES, ROUTES, TOP_LEVEL_ROUTES
 from medflow.config import Settings
 from medflow.services import Services
@@ -22,13 +23,24 @@ from medflow.store import migrations
 log = logging.getLogger("medflow")
 
 
-def _starlette_routes() -> list[Route]:
-    routes = [Route(e.path, e.asgi_handler(), methods=[e.method]) for e in TOP_LEVEL_ROUTES]
-    routes += browser_auth.ROUTES  # /auth/login, /auth/callback, /auth/logout: browser sign-on
+def _endpoints() -> list[tuple[str, Endpoint]]:
+    """(full path, endpoint) of every API route."""
+    served = [(e.path, e) for e in TOP_LEVEL_ROUTES]
     for prefix in API_PREFIXES:
-        routes += [Route(prefix + e.path, e.asgi_handler(), methods=[e.method]) for e in ROUTES]
-    routes += [Route("/api" + e.path, e.asgi_handler(), methods=[e.method]) for e in MEDFLOW_ROUTES]
-    return routes
+        served += [(prefix + e.path, e) for e in ROUTES]
+    return served + [("/api" + e.path, e) for e in MEDFLOW_ROUTES]
+
+
+def _routes_and_fixed_paths() -> tuple[list[Route], dict]:
+    """Starlette's routes, and the handlers of fixed paths by (method, path) for ExactPathDispatch."""
+    routes, fixed = [], {}
+    for path, endpoint in _endpoints():
+        handler = endpoint.asgi_handler()
+        routes.append(Route(path, handler, methods=[endpoint.method]))
+        if "{" not in path:
+            fixed[(endpoint.method, path)] = handler
+    routes += browser_auth.ROUTES  # /auth/login, /auth/callback, /auth/logout: browser sign-on
+    return routes, fixed
 
 
 async def _not_found(request: Request, exc: HTTPException):
@@ -40,7 +52,7 @@ async def _not_found(request: Request, exc: HTTPException):
                          exc.status_code)
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+def create_app(settings: Settings, services: Services | None = None) -> ExactPathDispatch:
     """The ASGI app. Opens the database (creating a fresh one) and the artifact store at start-up."""
 
     @contextlib.asynccontextmanager
@@ -61,5 +73,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             services.close()
 
     middleware = [Middleware(AuthenticationMiddleware)] if settings.auth_enabled else []
-    return Starlette(routes=_starlette_routes(), lifespan=lifespan, middleware=middleware,
-                     exception_handlers={404: _not_found, 405: _not_found})
+    routes, fixed_paths = _routes_and_fixed_paths()
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
+                    exception_handlers={404: _not_found, 405: _not_found})
+    return ExactPathDispatch(app, fixed_paths, authenticate=settings.auth_enabled)
