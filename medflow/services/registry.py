@@ -288,12 +288,14 @@ class RegistryService:
                 raise MedflowError.invalid("The model's storage location would exceed "
                                            f"{model_sources.MAX_SOURCE_LENGTH} characters; use a shorter "
                                            "artifact path.")
-            now, principal = now_ms(), current_principal()
-            pk = model_store.lock_and_touch(conn, name, now, current_workspace())
+            principal = current_principal()
             created = version_store.create(
-                conn, pk, name=name, now=now, source=source, storage_location=resolved.storage_location,
-                run_id=resolved.run_id, run_link=run_link, model_id=resolved.model_id,
-                description=description, tags=tags, creator=principal.username if principal else None)
+                conn, name=name, workspace=current_workspace(), now=now_ms(), source=source,
+                storage_location=resolved.storage_location, run_id=resolved.run_id, run_link=run_link,
+                model_id=resolved.model_id, description=description, tags=tags,
+                creator=principal.username if principal else None)
+            if created is None:
+                raise model_store.not_found(name)
             note_resource("model_version", f"{name}/{created['version']}")
             note_change("source", None, source)
             note_change("storage_location", None, resolved.storage_location)

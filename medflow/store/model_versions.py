@@ -42,42 +42,60 @@ def require(conn: Connection, model_row, version: int):
     return row
 
 
-def create(conn: Connection, pk: int, *, name: str, now: int, source: str, storage_location: str,
+def create(conn: Connection, *, name: str, workspace: str, now: int, source: str, storage_location: str,
            run_id: str | None, run_link: str | None, model_id: str | None, description: str | None,
-           tags: dict[str, str], creator: str | None) -> dict:
-    """Insert the next version of model `pk` (max of every version ever, deleted ones included, + 1)
-    and return it as MLflow sends it.
+           tags: dict[str, str], creator: str | None) -> dict | None:
+    """Insert the next version of the model `name` and return it as MLflow sends it; None if
+    there is no such model.
 
-    The caller holds the model's row lock (registered_models.lock_and_touch), so the max read
-    here cannot race another create of the same model; the primary key backs that up. The
-    number is computed and inserted in one statement, and nothing is read back: a new
-    version has no aliases, and everything else is known here. `creator` (who registered it:
-    separation of duties bars them from approving it) is stored as user_id; the response
+    The model row hands out the number (last_version + 1, in the UPDATE that also touches it and
+    takes its row lock): a registration that waited for that lock reads the number the other
+    one left. On PostgreSQL the version is inserted in the same statement. Nothing is read back:
+    a new version has no aliases, and everything else is known here. `creator` (who registered
+    it: separation of duties bars them from approving it) is stored as user_id; the response
     keeps MLflow's exact shape, whose create answer carries no user_id.
     """
-    values = {"model_pk": pk, "creation_timestamp": now, "last_updated_timestamp": now,
-              "description": description, "current_stage": "None", "source": source,
-              "storage_location": storage_location, "run_id": run_id, "run_link": run_link,
-              "model_id": model_id, "status": STATUS_READY, "deleted": False}
-    version = conn.execute(_INSERT_NEXT_VERSION, {"b_" + k: v for k, v in values.items()}
-                           | {"b_user_id": creator[:256] if creator else None}).scalar_one()
+    values = {"creation_timestamp": now, "last_updated_timestamp": now, "description": description,
+              "current_stage": "None", "source": source, "storage_location": storage_location, "run_id": run_id,
+              "run_link": run_link, "model_id": model_id, "status": STATUS_READY, "deleted": False}
+    params = {"b_" + k: v for k, v in values.items()} | {
+        "b_user_id": creator[:256] if creator else None, "b_name": name, "b_workspace": workspace, "b_now": now}
+    if conn.dialect.name == "postgresql":
+        created = conn.execute(_PG_INSERT_NEXT_VERSION, params).first()
+    else:
+        numbered = conn.execute(_NEXT_NUMBER, params).first()
+        created = numbered and conn.execute(_INSERT_VERSION, params | {"b_model_pk": numbered[0],
+                                                                       "b_version": numbered[1]}).first()
+    if created is None:
+        return None
+    pk, version = created
     if tags:
         conn.execute(insert(model_version_tags),
                      [{"model_pk": pk, "version": version, "key": k, "value": v} for k, v in tags.items()])
-    row = SimpleNamespace(**values, version=version, name=name, user_id=None, status_message=None)
+    row = SimpleNamespace(**values, model_pk=pk, version=version, name=name, user_id=None, status_message=None)
     return _wire(row, [{"key": k, "value": v} for k, v in sorted(tags.items())], [])
 
 
-_VERSION_COLUMNS = ("model_pk", "creation_timestamp", "last_updated_timestamp", "description", "current_stage",
-                    "source", "storage_location", "run_id", "run_link", "model_id", "status", "deleted", "user_id")
-# Built once (registering is a hot path for CI pipelines): the next number and the row in one statement.
-_INSERT_NEXT_VERSION = (
-    insert(model_versions)
-    .from_select([*_VERSION_COLUMNS, "version"],
-                 select(*[bindparam("b_" + c, type_=model_versions.c[c].type).label(c) for c in _VERSION_COLUMNS],
-                        (func.coalesce(func.max(model_versions.c.version), 0) + 1).label("version"))
-                 .where(model_versions.c.model_pk == bindparam("b_model_pk")))
-    .returning(model_versions.c.version))
+# Built once (registering is a hot path for CI pipelines). Bind names differ from column names,
+# which SQLAlchemy reserves for an INSERT's own VALUES.
+_VALUE_COLUMNS = ("creation_timestamp", "last_updated_timestamp", "description", "current_stage", "source",
+                  "storage_location", "run_id", "run_link", "model_id", "status", "deleted", "user_id")
+_VALUES = [bindparam("b_" + c, type_=model_versions.c[c].type).label(c) for c in _VALUE_COLUMNS]
+_NEXT_NUMBER = (update(registered_models)
+                .where(registered_models.c.workspace == bindparam("b_workspace"),
+                       registered_models.c.name == bindparam("b_name"))
+                .values(last_updated_timestamp=bindparam("b_now"), last_version=registered_models.c.last_version + 1)
+                .returning(registered_models.c.id, registered_models.c.last_version))
+_INSERT_VERSION = (insert(model_versions)
+                   .from_select([*_VALUE_COLUMNS, "model_pk", "version"],
+                                select(*_VALUES, bindparam("b_model_pk", type_=model_versions.c.model_pk.type),
+                                       bindparam("b_version", type_=model_versions.c.version.type)))
+                   .returning(model_versions.c.model_pk, model_versions.c.version))
+_NUMBERED = _NEXT_NUMBER.cte("numbered")
+_PG_INSERT_NEXT_VERSION = (insert(model_versions)
+                           .from_select([*_VALUE_COLUMNS, "model_pk", "version"],
+                                        select(*_VALUES, _NUMBERED.c.id, _NUMBERED.c.last_version))
+                           .returning(model_versions.c.model_pk, model_versions.c.version))
 
 
 def _where(pk: int, version: int):

@@ -5,7 +5,7 @@ one row and every lookup by name goes through the (workspace, name) unique index
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medflow.errors import MedflowError
@@ -57,25 +57,6 @@ def lock(conn: Connection, name: str, workspace: str = DEFAULT_WORKSPACE):
 def touch(conn: Connection, pk: int, now: int) -> None:
     conn.execute(update(registered_models).where(registered_models.c.id == pk)
                  .values(last_updated_timestamp=now))
-
-
-def lock_and_touch(conn: Connection, name: str, now: int, workspace: str = DEFAULT_WORKSPACE) -> int:
-    """Set last_updated_timestamp and return the model's id.
-
-    The UPDATE takes the row lock on PostgreSQL, so concurrent writers to one model (version
-    creation above all) run one after the other; SQLite serialises writers anyway.
-    """
-    pk = conn.execute(_LOCK_AND_TOUCH, {"b_workspace": workspace, "b_name": name, "b_now": now}).scalar()
-    if pk is None:
-        raise not_found(name)
-    return pk
-
-
-_LOCK_AND_TOUCH = (update(registered_models)
-                   .where(registered_models.c.workspace == bindparam("b_workspace"),
-                          registered_models.c.name == bindparam("b_name"))
-                   .values(last_updated_timestamp=bindparam("b_now"))
-                   .returning(registered_models.c.id))
 
 
 def create(conn: Connection, *, name: str, description: str | None, tags: dict[str, str], now: int,

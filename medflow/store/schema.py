@@ -177,6 +177,8 @@ registered_models = Table(
     Column("description", Text, nullable=True),
     Column("creation_timestamp", BigInteger, nullable=False),
     Column("last_updated_timestamp", BigInteger, nullable=False),
+    # The highest version number ever given (deleted versions included: numbers are never reused).
+    Column("last_version", Integer, nullable=False, server_default="0"),
     UniqueConstraint("workspace", "name", name="uq_registered_models_workspace_name"),
 )
 

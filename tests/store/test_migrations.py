@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from medflow.store import migrations
+from medflow.store import model_versions as version_store
 from medflow.store.schema import metadata
 from tests.conftest import BACKENDS, fresh_database
 from tests.servers import start_server
@@ -81,3 +82,25 @@ def test_tables_without_medflow_revision_are_refused(empty_db):
         conn.execute(text("CREATE TABLE somebody_elses (id integer)"))
     with pytest.raises(Exception, match="no MedFlow schema revision"):
         migrations.prepare_for_serving(db)
+
+
+def test_upgrade_to_0007_continues_each_models_version_numbers(empty_db):
+    """Models registered before registered_models.last_version existed go on from their highest
+    version, deleted ones included (numbers are never reused)."""
+    db, _ = empty_db
+    command.upgrade(migrations._config(db), "0006")
+    with db.write() as conn:
+        for pk, name in ((1, "sepsis"), (2, "stroke"), (3, "empty")):
+            conn.execute(text("INSERT INTO registered_models (id, workspace, name, creation_timestamp, "
+                              "last_updated_timestamp) VALUES (:pk, 'default', :name, 1, 1)"), {"pk": pk, "name": name})
+        for pk, version, deleted in ((1, 1, False), (1, 2, False), (1, 3, True), (2, 1, False)):
+            conn.execute(text("INSERT INTO model_versions (model_pk, version, creation_timestamp, "
+                              "last_updated_timestamp, current_stage, source, storage_location, status, deleted) "
+                              "VALUES (:pk, :v, 1, 1, 'None', 's', 's', 'READY', :d)"), {"pk": pk, "v": version, "d": deleted})
+    command.upgrade(migrations._config(db), "head")
+    with db.write() as conn:
+        created = {name: version_store.create(conn, name=name, workspace="default", now=2, source="s",
+                                              storage_location="s", run_id=None, run_link=None, model_id=None,
+                                              description=None, tags={}, creator=None)["version"]
+                   for name in ("sepsis", "stroke", "empty")}
+    assert created == {"sepsis": "4", "stroke": "2", "empty": "1"}
