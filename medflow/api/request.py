@@ -130,13 +130,16 @@ def parse_json_body(body: bytes) -> dict:
         raise MedflowError(BAD_REQUEST, f"Request body is not valid JSON{where}; send a JSON object.") from None
     if not isinstance(parsed, dict):
         raise MedflowError(BAD_REQUEST, "Request body must be a JSON object.")
-    if "\\u0000" in text:  # cheap test first: the escape is the only way JSON carries a NUL
-        _refuse_nul_in(parsed)
+    # Cheap tests first: only these escapes put a NUL or a lone UTF-16 surrogate into a string.
+    if "\\u0000" in text or "\\ud" in text or "\\uD" in text:
+        _refuse_unstorable_in(parsed)
     return parsed
 
 
 NUL_REFUSED = ("The request contains a NUL character (\\u0000), which no MedFlow field can hold "
                "(PostgreSQL text cannot store it): remove it and send the request again.")
+SURROGATE_REFUSED = ("The request contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), which is not "
+                     "a character: send text as valid Unicode (an emoji is a surrogate pair).")
 
 
 def _refuse_nul(texts) -> None:
@@ -144,18 +147,22 @@ def _refuse_nul(texts) -> None:
         raise MedflowError.invalid(NUL_REFUSED)
 
 
-def _refuse_nul_in(document) -> None:
-    """Refuse a NUL anywhere in a parsed JSON document, keys included (a stack: any depth)."""
+def _refuse_unstorable_in(document) -> None:
+    """Refuse a NUL or a lone surrogate anywhere in a parsed JSON document, keys included (a stack: any depth)."""
     stack = [document]
     while stack:
         value = stack.pop()
-        if isinstance(value, str):
-            _refuse_nul((value,))
-        elif isinstance(value, dict):
-            _refuse_nul(value)
+        if isinstance(value, dict):
+            stack.extend(value)
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
+        elif isinstance(value, str):
+            _refuse_nul((value,))
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MedflowError.invalid(SURROGATE_REFUSED) from None
 
 
 async def _read_limited(request: Request, max_bytes: int) -> bytes:

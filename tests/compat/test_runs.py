@@ -237,8 +237,8 @@ def test_malformed_requests(client, experiment_id, server):
 
 
 def test_nul_characters_are_refused_clearly_and_audited(client, experiment_id, server):
-    """PostgreSQL text cannot hold NUL: refused on every backend alike, before anything is
-    written, and the refusals (whose resource ids carry it) still reach the audit trail."""
+    """PostgreSQL text cannot hold NUL, and no backend an unpaired surrogate: refused on every
+    backend alike, before anything is written, and the refusals still reach the audit trail."""
     run_id = new_run(client, experiment_id).info.run_id
     for response in (post(server, "/runs/log-parameter", {"run_id": run_id, "key": "k", "value": "a\u0000b"}),
                      post(server, "/runs/set-tag", {"run_id": run_id, "key": "t\u0000", "value": "v"}),
@@ -255,6 +255,13 @@ def test_nul_characters_are_refused_clearly_and_audited(client, experiment_id, s
     literal = post(server, "/runs/log-parameter", {"run_id": run_id, "key": "k", "value": "\\u0000 as text"})
     assert literal.status_code == 200, literal.text  # a backslash-u written out is just text
     assert client.get_run(run_id).data.params == {"k": "\\u0000 as text"}
+    # JSON's \\ud800-\\udfff escapes: a pair is one character (an emoji), a lone one is no character at all
+    lone = post(server, "/runs/set-tag", {"run_id": run_id, "key": "triage", "value": "red \ud83d"})
+    assert_error(lone, 400, "INVALID_PARAMETER_VALUE", "unpaired UTF-16 surrogate")
+    assert_error(post(server, "/runs/log-metric", {"run_id": "\udfff", "key": "m", "value": 1, "timestamp": 1}),
+                 400, "INVALID_PARAMETER_VALUE", "unpaired UTF-16 surrogate")
+    assert post(server, "/runs/set-tag", {"run_id": run_id, "key": "triage", "value": "red \U0001F691"}).ok
+    assert client.get_run(run_id).data.tags["triage"] == "red \U0001F691"
 
     # An artifact path names its resource before anything checks it: the audit event keeps the
     # path with U+FFFD where the NUL was (else PostgreSQL refuses the event and its whole batch).
