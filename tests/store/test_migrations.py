@@ -96,7 +96,8 @@ def test_upgrade_to_0007_continues_each_models_version_numbers(empty_db):
         for pk, version, deleted in ((1, 1, False), (1, 2, False), (1, 3, True), (2, 1, False)):
             conn.execute(text("INSERT INTO model_versions (model_pk, version, creation_timestamp, "
                               "last_updated_timestamp, current_stage, source, storage_location, status, deleted) "
-                              "VALUES (:pk, :v, 1, 1, 'None', 's', 's', 'READY', :d)"), {"pk": pk, "v": version, "d": deleted})
+                              "VALUES (:pk, :v, 1, 1, 'None', 's', 's', 'READY', :d)"),
+                         {"pk": pk, "v": version, "d": deleted})
     command.upgrade(migrations._config(db), "head")
     with db.write() as conn:
         created = {name: version_store.create(conn, name=name, workspace="default", now=2, source="s",
