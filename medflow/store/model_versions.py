@@ -86,16 +86,18 @@ _NEXT_NUMBER = (update(registered_models)
                        registered_models.c.name == bindparam("b_name"))
                 .values(last_updated_timestamp=bindparam("b_now"), last_version=registered_models.c.last_version + 1)
                 .returning(registered_models.c.id, registered_models.c.last_version))
-_INSERT_VERSION = (insert(model_versions)
-                   .from_select([*_VALUE_COLUMNS, "model_pk", "version"],
-                                select(*_VALUES, bindparam("b_model_pk", type_=model_versions.c.model_pk.type),
-                                       bindparam("b_version", type_=model_versions.c.version.type)))
-                   .returning(model_versions.c.model_pk, model_versions.c.version))
+
+
+def _insert_version(model_pk, version):
+    return (insert(model_versions)
+            .from_select([*_VALUE_COLUMNS, "model_pk", "version"], select(*_VALUES, model_pk, version))
+            .returning(model_versions.c.model_pk, model_versions.c.version))
+
+
+_INSERT_VERSION = _insert_version(bindparam("b_model_pk", type_=model_versions.c.model_pk.type),
+                                  bindparam("b_version", type_=model_versions.c.version.type))
 _NUMBERED = _NEXT_NUMBER.cte("numbered")
-_PG_INSERT_NEXT_VERSION = (insert(model_versions)
-                           .from_select([*_VALUE_COLUMNS, "model_pk", "version"],
-                                        select(*_VALUES, _NUMBERED.c.id, _NUMBERED.c.last_version))
-                           .returning(model_versions.c.model_pk, model_versions.c.version))
+_PG_INSERT_NEXT_VERSION = _insert_version(_NUMBERED.c.id, _NUMBERED.c.last_version)
 
 
 def _where(pk: int, version: int):
