@@ -50,7 +50,7 @@ SETTINGS = [
             "Endpoint of an S3-compatible object store (MinIO, Ceph, ...); empty for AWS."),
     Setting("max_request_bytes", int, 32 * 1024 * 1024,
             "Largest JSON request body accepted, in bytes (artifact uploads stream and are not limited by it)."),
-    Setting("db_pool_size", int, 8, "Connections kept open to PostgreSQL per server process."),
+    Setting("db_pool_size", int, 8, "Connections kept open to PostgreSQL per pool; a server process has two (reads, writes)."),
     Setting("log_level", str, "info", "Server log level: debug, info, warning, error."),
     Setting("audit_enabled", _bool, True,
             "Write the audit trail. Turning it off is for benchmarks only and is logged as a warning."),

@@ -113,8 +113,13 @@ def get_row_with_generation(conn: Connection, account_id: int):
     return conn.execute(_ROW_WITH_GENERATION, {"account_id": account_id}).first()
 
 
+# What the per-request check reads of an account (whether it may act, and as whom): never the
+# password hash, and no more columns than it needs (each one costs on every request).
+PRINCIPAL_COLUMNS = (accounts.c.account_id, accounts.c.username, accounts.c.display_name, accounts.c.roles,
+                     accounts.c.default_workspace, accounts.c.status, accounts.c.locked_time,
+                     accounts.c.credential_version)
 # Built once: this runs on every request authenticated by password or session.
-_ROW_WITH_GENERATION = (select(accounts, generation_subquery().label("generation"))
+_ROW_WITH_GENERATION = (select(*PRINCIPAL_COLUMNS, generation_subquery().label("generation"))
                         .where(accounts.c.account_id == bindparam("account_id")))
 
 

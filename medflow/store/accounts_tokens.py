@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from medflow.errors import MedflowError
-from medflow.store.accounts import generation_subquery
+from medflow.store.accounts import PRINCIPAL_COLUMNS, generation_subquery
 from medflow.store.schema_accounts import accounts, api_tokens
 
 LAST_USED_RESOLUTION_MS = 60_000  # last_used_time is written at most once a minute per token
@@ -34,7 +34,7 @@ def lookup(conn: Connection, token_hash: str):
 
 
 _LOOKUP = (select(api_tokens.c.token_id, api_tokens.c.expiry_time, api_tokens.c.revoked_time,
-                  api_tokens.c.last_used_time, accounts, generation_subquery().label("generation"))
+                  api_tokens.c.last_used_time, *PRINCIPAL_COLUMNS, generation_subquery().label("generation"))
            .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
            .where(api_tokens.c.token_hash == bindparam("token_hash")))  # built once: every Bearer request
 
