@@ -16,9 +16,10 @@ from typing import Any, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from medflow.api.request import ApiRequest
+from medflow.api.request import ApiRequest, read_body
 from medflow.api.workers import in_worker
 from medflow.audit.context import RequestAudit, request_scope
+from medflow.auth.middleware import PENDING_KEY, AuthenticationRefused
 from medflow.auth.middleware import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
 from medflow.errors import INTERNAL_ERROR, PERMISSION_DENIED, UNAUTHENTICATED, MedflowError
 
@@ -83,10 +84,26 @@ def describe_resource(audit: RequestAudit, fields: dict, path_params: dict, path
         audit.resource_type = path.rsplit("/", 2)[-2]
 
 
-def _authorized_call(services, method: str, path: str, fn: EndpointFn, api_request: ApiRequest):
+def _start(services, audit: RequestAudit, principal, workspace_header: str | None) -> None:
+    """Who the request is from, in its audit event and in the access checks."""
+    if principal is not None:
+        audit.actor, audit.actor_id, audit.auth_method = (principal.username, principal.account_id,
+                                                          principal.auth_method)
+        if principal.break_glass:
+            audit.details["break_glass"] = True  # emergency access: flagged for review
+    services.access.begin(principal, workspace_header)
+
+
+def _call(services, request: Request, body: bytes, audit: RequestAudit, method: str, path: str, fn: EndpointFn):
+    """An API call in one worker call: credentials (when left to it), request, access check, the
+    endpoint, and the response body, encoded here: a 1,000-run search page would hold the event loop."""
+    pending = request.scope.get(PENDING_KEY)
+    principal = pending.principal() if pending is not None else request.scope.get(PRINCIPAL_SCOPE_KEY)
+    _start(services, audit, principal, request.headers.get("x-mlflow-workspace"))
+    api_request = ApiRequest.from_body(request, body)
+    describe_resource(audit, api_request.fields, api_request.path_params, path)
     services.access.authorize(method, path, api_request.fields, api_request.path_params)
     result = fn(services, api_request)
-    # Encoded here, in the worker thread: a 1,000-run search page would hold the event loop.
     return result if isinstance(result, Response) else json_response(result)
 
 
@@ -111,26 +128,22 @@ class Endpoint:
             services = request.app.state.services
             trail = services.audit_trail if audited else None
             audit = RequestAudit(action=action, client_addr=request.client.host if request.client else "")
-            principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
-            if principal is not None:
-                audit.actor, audit.actor_id, audit.auth_method = (principal.username, principal.account_id,
-                                                                  principal.auth_method)
-                if principal.break_glass:
-                    audit.details["break_glass"] = True  # emergency access: flagged for review
             outcome, error_code = "success", None
             with request_scope(audit):
                 try:
-                    services.access.begin(principal, request.headers.get("x-mlflow-workspace"))
                     if raw:
+                        _start(services, audit, request.scope.get(PRINCIPAL_SCOPE_KEY),
+                               request.headers.get("x-mlflow-workspace"))
                         fields = dict(request.query_params)
                         describe_resource(audit, fields, dict(request.path_params), path)
                         await in_worker(services.access.authorize, method, path, fields, dict(request.path_params))
                         result = await fn(services, request)
+                        response = result if isinstance(result, Response) else json_response(result)
                     else:
-                        api_request = await ApiRequest.from_http(request, services.settings.max_request_bytes)
-                        describe_resource(audit, api_request.fields, api_request.path_params, path)
-                        result = await in_worker(_authorized_call, services, method, path, fn, api_request)
-                    response = result if isinstance(result, Response) else json_response(result)
+                        body = await read_body(request, services.settings.max_request_bytes)
+                        response = await in_worker(_call, services, request, body, audit, method, path, fn)
+                except AuthenticationRefused as refused:
+                    return refused.response()  # audited as a refusal, as the middleware does
                 except Exception as exc:  # noqa: BLE001 - the single error boundary
                     code = exc.code if isinstance(exc, MedflowError) else INTERNAL_ERROR
                     outcome = "denied" if code in (PERMISSION_DENIED, UNAUTHENTICATED) else "error"
@@ -141,5 +154,6 @@ class Endpoint:
             response.headers["X-Request-Id"] = audit.request_id
             return response
 
+        handler.defers_authentication = not raw  # see medflow/api/dispatch.py
         handler.__name__ = fn.__name__
         return handler

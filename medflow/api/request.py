@@ -31,6 +31,11 @@ class ApiRequest:
     # --- construction -------------------------------------------------------------------
     @classmethod
     async def from_http(cls, request: Request, max_bytes: int) -> "ApiRequest":
+        return cls.from_body(request, await read_body(request, max_bytes))
+
+    @classmethod
+    def from_body(cls, request: Request, body: bytes) -> "ApiRequest":
+        """Parse a request whose body `read_body` has read (synchronous: runs in the worker thread)."""
         path_params = dict(request.path_params)
         _refuse_nul(path_params.values())
         common = {"path_params": path_params,
@@ -43,7 +48,6 @@ class ApiRequest:
             _refuse_nul(fields)
             _refuse_nul(v for values in fields.values() for v in values)
             return cls(fields, from_query=True, **common)
-        body = await _read_limited(request, max_bytes)
         if not body.strip():
             return cls({}, **common)
         content_type = request.headers.get("content-type", "")
@@ -165,7 +169,10 @@ def _refuse_unstorable_in(document) -> None:
                 raise MedflowError.invalid(SURROGATE_REFUSED) from None
 
 
-async def _read_limited(request: Request, max_bytes: int) -> bytes:
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body of a call (GET fields are in the query string: none), refused above `max_bytes`."""
+    if request.method == "GET":
+        return b""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise MedflowError.invalid(_too_large(max_bytes))

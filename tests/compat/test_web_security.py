@@ -53,6 +53,27 @@ def test_every_route_refuses_anonymous_calls(medflow_server, anonymous):
     assert anonymous.get(medflow_server.url + "/health", timeout=10).status_code == 200
 
 
+def test_credentials_are_checked_before_the_request_is_parsed(medflow_server, anonymous):
+    """A small body is read before its credentials are checked (in the endpoint's worker call), a
+    large or chunked one is not: either way an anonymous or wrongly-credentialed call gets 401 with
+    the Basic challenge, never a 400 that shows its body was looked at."""
+    url = medflow_server.url + API + "/runs/log-metric"
+
+    def chunked():
+        yield b'{"run_id": '
+        yield b"not json"
+
+    bodies = {"small": b'{"run_id": not json', "large": b"{" + b" " * 200_000 + b"not json",
+              "chunked": chunked}
+    for label, body in bodies.items():
+        for auth in (None, ("someone", "not the password")):
+            response = anonymous.post(url, data=body() if callable(body) else body, auth=auth, timeout=30,
+                                      headers={"Content-Type": "application/json"})
+            assert response.status_code == 401, (label, auth, response.status_code, response.text[:200])
+            assert response.json()["error_code"] == "UNAUTHENTICATED", label
+            assert response.headers["WWW-Authenticate"].startswith("Basic"), label
+
+
 def test_wrong_credentials_are_refused_and_audited(medflow_server, anonymous):
     since = int(time.time() * 1000)
     response = anonymous.post(medflow_server.url + API + "/experiments/search", json={},
