@@ -30,10 +30,6 @@ class ApiRequest:
 
     # --- construction -------------------------------------------------------------------
     @classmethod
-    async def from_http(cls, request: Request, max_bytes: int) -> "ApiRequest":
-        return cls.from_body(request, await read_body(request, max_bytes))
-
-    @classmethod
     def from_body(cls, request: Request, body: bytes) -> "ApiRequest":
         """Parse a request whose body `read_body` has read (synchronous: runs in the worker thread)."""
         path_params = dict(request.path_params)

@@ -4,7 +4,8 @@ Installed around the whole app, it answers 401 UNAUTHENTICATED (MLflow's error b
 WWW-Authenticate challenge) for any request without valid credentials, except the few
 PUBLIC_PATHS. On success the Principal is put in the ASGI scope (`scope["medflow.principal"]`,
 i.e. `request.scope[...]`) and in a context variable (`current_principal()`) that follows the
-request into the endpoint's worker thread.
+request into the endpoint's worker thread. An app that can check credentials in its own worker
+call (medflow/api/dispatch.py) gets a PendingAuthentication instead, which sets both there.
 
 CSRF: a browser sends its session cookie with any request, also one a page on another site
 makes it send. So a state-changing request (any method but GET/HEAD/OPTIONS) authenticated
