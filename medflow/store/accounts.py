@@ -7,6 +7,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from medflow.errors import MedflowError
+from medflow.store.direct import DirectStatement
 from medflow.store.engine import is_unique_violation
 from medflow.store.schema_accounts import (accounts, auth_state, bootstrap_secrets, login_failures,
                                            password_history, workspaces)
@@ -110,7 +111,7 @@ def get_row_by_subject(conn: Connection, subject: str):
 
 def get_row_with_generation(conn: Connection, account_id: int):
     """The account row and the auth generation in one round trip (the per-request check)."""
-    return conn.execute(_ROW_WITH_GENERATION, {"account_id": account_id}).first()
+    return _ROW_WITH_GENERATION.first(conn, {"account_id": account_id})
 
 
 # What the per-request check reads of an account (whether it may act, and as whom): never the
@@ -119,8 +120,8 @@ PRINCIPAL_COLUMNS = (accounts.c.account_id, accounts.c.username, accounts.c.disp
                      accounts.c.default_workspace, accounts.c.status, accounts.c.locked_time,
                      accounts.c.credential_version)
 # Built once: this runs on every request authenticated by password or session.
-_ROW_WITH_GENERATION = (select(*PRINCIPAL_COLUMNS, generation_subquery().label("generation"))
-                        .where(accounts.c.account_id == bindparam("account_id")))
+_ROW_WITH_GENERATION = DirectStatement(select(*PRINCIPAL_COLUMNS, generation_subquery().label("generation"))
+                                        .where(accounts.c.account_id == bindparam("account_id")))
 
 
 def require_row(conn: Connection, username: str):

@@ -5,6 +5,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from medflow.errors import MedflowError
 from medflow.store.accounts import PRINCIPAL_COLUMNS, generation_subquery
+from medflow.store.direct import DirectStatement
 from medflow.store.schema_accounts import accounts, api_tokens
 
 LAST_USED_RESOLUTION_MS = 60_000  # last_used_time is written at most once a minute per token
@@ -30,13 +31,14 @@ def create(conn: Connection, *, account_id: int, name: str, token_hash: str, pre
 
 def lookup(conn: Connection, token_hash: str):
     """Token, its account and the auth generation in one round trip (every Bearer request)."""
-    return conn.execute(_LOOKUP, {"token_hash": token_hash}).first()
+    return _LOOKUP.first(conn, {"token_hash": token_hash})
 
 
-_LOOKUP = (select(api_tokens.c.token_id, api_tokens.c.expiry_time, api_tokens.c.revoked_time,
-                  api_tokens.c.last_used_time, *PRINCIPAL_COLUMNS, generation_subquery().label("generation"))
-           .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
-           .where(api_tokens.c.token_hash == bindparam("token_hash")))  # built once: every Bearer request
+_LOOKUP = DirectStatement(  # every Bearer request
+    select(api_tokens.c.token_id, api_tokens.c.expiry_time, api_tokens.c.revoked_time, api_tokens.c.last_used_time,
+           *PRINCIPAL_COLUMNS, generation_subquery().label("generation"))
+    .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
+    .where(api_tokens.c.token_hash == bindparam("token_hash")))
 
 
 def touch(conn: Connection, token_id: int, now: int) -> None:

@@ -6,6 +6,7 @@ from typing import Iterator
 from sqlalchemy import Connection, Text, bindparam, func, insert, select
 
 from medflow.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_details, event_hash, hashed_tail
+from medflow.store.direct import DirectStatement
 from medflow.store.schema import audit_checkpoints, audit_events
 
 _PG_CHAIN_LOCK = 0x6D65_6466  # "medf": one advisory lock orders every append across processes
@@ -35,8 +36,8 @@ def locked_head(conn: Connection) -> tuple[int, str]:
 
 # PostgreSQL, one event (every write request): lock, head and insert in one round trip (migration 0006).
 _EVENT_FIELDS = HASHED_FIELDS[1:]
-_PG_APPEND_ONE = select(func.medflow_audit_append(*(bindparam(f, type_=audit_events.c[f].type) for f in _EVENT_FIELDS),
-                                                   bindparam("hashed_tail", type_=Text())))
+_PG_APPEND_ONE = DirectStatement(select(func.medflow_audit_append(
+    *(bindparam(f, type_=audit_events.c[f].type) for f in _EVENT_FIELDS), bindparam("hashed_tail", type_=Text()))))
 
 
 def append(conn: Connection, events: list[dict]) -> int:
@@ -45,8 +46,7 @@ def append(conn: Connection, events: list[dict]) -> int:
         return 0
     if len(events) == 1 and conn.dialect.name == "postgresql":
         row = dict(events[0], details=canonical_details(events[0].get("details") or {}))
-        return conn.execute(_PG_APPEND_ONE, {**{f: row.get(f) for f in _EVENT_FIELDS},
-                                             "hashed_tail": hashed_tail(row)}).scalar_one()
+        return _PG_APPEND_ONE.first(conn, {**{f: row.get(f) for f in _EVENT_FIELDS}, "hashed_tail": hashed_tail(row)})[0]
     seq, prev = locked_head(conn)
     rows = []
     for event in events:

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, tuple_, update
 
 from medflow.errors import MedflowError
+from medflow.store.direct import DirectStatement
 from medflow.store.engine import upsert
 from medflow.store.schema import (logged_models, model_version_tags, model_versions,
                                   registered_model_aliases, registered_models, runs)
@@ -61,11 +62,11 @@ def create(conn: Connection, *, name: str, workspace: str, now: int, source: str
     params = {"b_" + k: v for k, v in values.items()} | {
         "b_user_id": creator[:256] if creator else None, "b_name": name, "b_workspace": workspace, "b_now": now}
     if conn.dialect.name == "postgresql":
-        created = conn.execute(_PG_INSERT_NEXT_VERSION, params).first()
+        created = _PG_INSERT_NEXT_VERSION.first(conn, params)
     else:
-        numbered = conn.execute(_NEXT_NUMBER, params).first()
-        created = numbered and conn.execute(_INSERT_VERSION, params | {"b_model_pk": numbered[0],
-                                                                       "b_version": numbered[1]}).first()
+        numbered = _NEXT_NUMBER.first(conn, params)
+        created = numbered and _INSERT_VERSION.first(conn, params | {"b_model_pk": numbered[0],
+                                                                     "b_version": numbered[1]})
     if created is None:
         return None
     pk, version = created
@@ -81,11 +82,12 @@ def create(conn: Connection, *, name: str, workspace: str, now: int, source: str
 _VALUE_COLUMNS = ("creation_timestamp", "last_updated_timestamp", "description", "current_stage", "source",
                   "storage_location", "run_id", "run_link", "model_id", "status", "deleted", "user_id")
 _VALUES = [bindparam("b_" + c, type_=model_versions.c[c].type).label(c) for c in _VALUE_COLUMNS]
-_NEXT_NUMBER = (update(registered_models)
-                .where(registered_models.c.workspace == bindparam("b_workspace"),
-                       registered_models.c.name == bindparam("b_name"))
-                .values(last_updated_timestamp=bindparam("b_now"), last_version=registered_models.c.last_version + 1)
-                .returning(registered_models.c.id, registered_models.c.last_version))
+_NUMBER = (update(registered_models)
+           .where(registered_models.c.workspace == bindparam("b_workspace"),
+                  registered_models.c.name == bindparam("b_name"))
+           .values(last_updated_timestamp=bindparam("b_now"), last_version=registered_models.c.last_version + 1)
+           .returning(registered_models.c.id, registered_models.c.last_version))
+_NEXT_NUMBER = DirectStatement(_NUMBER)
 
 
 def _insert_version(model_pk, version):
@@ -94,10 +96,10 @@ def _insert_version(model_pk, version):
             .returning(model_versions.c.model_pk, model_versions.c.version))
 
 
-_INSERT_VERSION = _insert_version(bindparam("b_model_pk", type_=model_versions.c.model_pk.type),
-                                  bindparam("b_version", type_=model_versions.c.version.type))
-_NUMBERED = _NEXT_NUMBER.cte("numbered")
-_PG_INSERT_NEXT_VERSION = _insert_version(_NUMBERED.c.id, _NUMBERED.c.last_version)
+_INSERT_VERSION = DirectStatement(_insert_version(bindparam("b_model_pk", type_=model_versions.c.model_pk.type),
+                                                  bindparam("b_version", type_=model_versions.c.version.type)))
+_NUMBERED = _NUMBER.cte("numbered")
+_PG_INSERT_NEXT_VERSION = DirectStatement(_insert_version(_NUMBERED.c.id, _NUMBERED.c.last_version))
 
 
 def _where(pk: int, version: int):
@@ -240,7 +242,7 @@ def latest_per_stage(conn: Connection, pks: list[int], *, with_aliases: bool = F
 def run_row(conn: Connection, run_id: str, logged_model_name: str = ""):
     """The run, and as `logged_model_location` where the newest logged model it produced under
     `logged_model_name` keeps its artifacts (None if none): a runs:/ source needs both, in one query."""
-    return conn.execute(_RUN_ROW, {"run_uuid": run_id, "name": logged_model_name}).first()
+    return _RUN_ROW.first(conn, {"run_uuid": run_id, "name": logged_model_name})
 
 
 _LOGGED_MODEL_LOCATION = (select(logged_models.c.artifact_location)
@@ -249,8 +251,9 @@ _LOGGED_MODEL_LOCATION = (select(logged_models.c.artifact_location)
                                  logged_models.c.lifecycle_stage != "deleted")
                           .order_by(logged_models.c.creation_timestamp_ms.desc()).limit(1)
                           .correlate(runs).scalar_subquery())
-_RUN_ROW = select(runs.c.run_uuid, runs.c.experiment_id, runs.c.artifact_uri, runs.c.lifecycle_stage,
-                  _LOGGED_MODEL_LOCATION.label("logged_model_location")).where(runs.c.run_uuid == bindparam("run_uuid"))
+_RUN_ROW = DirectStatement(select(runs.c.run_uuid, runs.c.experiment_id, runs.c.artifact_uri, runs.c.lifecycle_stage,
+                                  _LOGGED_MODEL_LOCATION.label("logged_model_location"))
+                           .where(runs.c.run_uuid == bindparam("run_uuid")))
 
 
 def logged_model_row(conn: Connection, model_id: str):
