@@ -7,6 +7,7 @@ import click
 
 from medflow.cli.options import load_settings, store_options
 from medflow.errors import MedflowError
+from medflow.store.error_text import ValueWithholdingFormatter
 
 
 @click.command()
@@ -28,7 +29,9 @@ def server(host, port, data_dir, backend_store_uri, artifacts_destination) -> No
     settings = load_settings(host=host, port=port, data_dir=data_dir,
                              backend_store_uri=backend_store_uri,
                              artifacts_destination=artifacts_destination)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_handler = logging.StreamHandler()
+    log_handler.setFormatter(ValueWithholdingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[log_handler])
     try:
         services = Services.from_settings(settings)
         migrations.prepare_for_serving(services.db)
@@ -49,5 +52,6 @@ def server(host, port, data_dir, backend_store_uri, artifacts_destination) -> No
     # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For
     # of any connection from 127.0.0.1, and the address decides who is a trusted proxy
     # (MEDFLOW_AUTH_TRUSTED_PROXIES) and what the audit trail records. Only the TCP peer counts.
-    uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port,
+    # log_config=None: uvicorn's own messages go through the same handler and formatter.
+    uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_config=None,
                 log_level=settings.log_level, access_log=False, server_header=False, proxy_headers=False)
