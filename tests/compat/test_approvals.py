@@ -14,6 +14,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -158,9 +159,17 @@ def refused(call) -> str:
     return info.value.message
 
 
-def audit_events(world, name, version) -> list[dict]:
-    return admin_call(world["server"], "GET", f"{V1}/audit/events", resource_type="model_version",
-                      resource_id=f"{name}/{version}", max_results=1000).get("events", [])
+def audit_events(world, name, version, *, including=()) -> list[dict]:
+    """The version's audit events. Denials are appended by the background writer (within its 0.2 s
+    flush interval), not with a change: wait up to 10 s for the (action, outcome, actor) in `including`."""
+    deadline = time.monotonic() + 10
+    while True:
+        events = admin_call(world["server"], "GET", f"{V1}/audit/events", resource_type="model_version",
+                            resource_id=f"{name}/{version}", max_results=1000).get("events", [])
+        seen = {(e["action"], e["outcome"], e["actor"]) for e in events}
+        if seen.issuperset(including) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
 
 
 # --- the seed's workflow, gated ------------------------------------------------------------------
@@ -211,7 +220,10 @@ def test_promotion_needs_two_clinical_approvals_and_the_author_cannot_approve(wo
     assert history[1]["reason"] == f"archived when version {v2} entered Production"
 
     # Every step is in the audit trail.
-    events = audit_events(world, name, v1)
+    denials = [("POST model-versions/transition-stage", "denied", AUTHOR),
+               ("POST medflow/v1/approvals/approve", "denied", AUTHOR),
+               ("POST medflow/v1/approvals/approve", "denied", REVIEWER_1)]  # the wrong password
+    events = audit_events(world, name, v1, including=denials)
     seen = [(e["action"], e["outcome"], e["actor"]) for e in events]
     assert ("POST model-versions/transition-stage", "denied", AUTHOR) in seen
     assert ("POST medflow/v1/approvals/request", "success", AUTHOR) in seen
