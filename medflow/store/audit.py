@@ -46,7 +46,8 @@ def append(conn: Connection, events: list[dict]) -> int:
         return 0
     if len(events) == 1 and conn.dialect.name == "postgresql":
         row = dict(events[0], details=canonical_details(events[0].get("details") or {}))
-        return _PG_APPEND_ONE.first(conn, {**{f: row.get(f) for f in _EVENT_FIELDS}, "hashed_tail": hashed_tail(row)})[0]
+        params = {f: row.get(f) for f in _EVENT_FIELDS}
+        return _PG_APPEND_ONE.first(conn, {**params, "hashed_tail": hashed_tail(row)})[0]
     seq, prev = locked_head(conn)
     rows = []
     for event in events:
