@@ -65,6 +65,10 @@ def evaluate(data: dict) -> list[str]:
             v = m("w6", "create_p99_ms")
             add(2, "registry create-version p99", backend, srv, v, "ms", "≤ 10 ms",
                 None if v is None else v <= 10, _peers(s, backend, "w6", "create_p99_ms"))
+            v, base = m("w6", "create_ops_s"), s.median(backend, "w6", BASELINE, "create_ops_s")
+            if v is not None and base:
+                add(2, "registry create-version ≥ 5× MLflow (ops/s)", backend, srv, v / base, "×", "≥ 5×",
+                    v / base >= 5, f"mlflow {fmt(base)}")
             c = max(sizes["w1_clients"])
             key = f"c{c}_points_s"
             v = m("w1", key)

@@ -2,6 +2,8 @@
 exactly as SQLAlchemy's own execution does, inside the caller's transaction, and fail as it does."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import Boolean, bindparam, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -60,17 +62,26 @@ def test_driver_errors_are_sqlalchemys(db):
     assert "[parameters:" not in str(raised.value)  # as with hide_parameters: values stay out of the log
 
 
-def test_a_dropped_connection_is_replaced(db):
-    if db.dialect != "postgresql":
-        pytest.skip("PostgreSQL: a server-side disconnect")
+@pytest.fixture(scope="module")
+def postgresql_db(tmp_path_factory):
+    with fresh_database("postgresql", tmp_path_factory.mktemp("direct-pg")) as (database, _):
+        yield database
+
+
+def test_a_dropped_postgresql_connection_is_replaced(postgresql_db, caplog):
+    """The error says the connection was invalidated, the pool opens a new one, nothing is logged."""
+    db = postgresql_db
+    with db.write() as conn:
+        _INSERT.first(conn, {"name": "direct-b", "now": 1, "glass": False})
     with db.read() as conn:  # the read pool's one connection so far
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
     with db.write() as conn:  # another pool, another backend
         assert conn.execute(text(f"SELECT pg_terminate_backend({pid})")).scalar_one()
     with pytest.raises(DBAPIError) as raised:
         with db.read() as conn:
-            _SELECT.first(conn, {"name": "direct-a"})
+            _SELECT.first(conn, {"name": "direct-b"})
     assert raised.value.connection_invalidated
     with db.read() as conn:  # the pool opened a new one
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
-        assert _SELECT.first(conn, {"name": "direct-a"}) is not None
+        assert _SELECT.first(conn, {"name": "direct-b"}) is not None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
