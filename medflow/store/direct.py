@@ -62,12 +62,12 @@ class DirectStatement:
         for bind, name in compiled.bind_names.items():  # by the name each has in the SQL text
             if not bind.required:
                 defaults[name] = bind.effective_value
-            process = bind.type._cached_bind_processor(dialect)
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 bind_processors[name] = process
         columns = list(self.statement.exported_columns) if getattr(self.statement, "exported_columns", None) else []
         row_type = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
-        result_processors = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
+        result_processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         self._compiled[dialect.name] = entry = _Compiled(
             sql=compiled.string, positions=tuple(compiled.positiontup) if compiled.positional else None,
             defaults=defaults, bind_processors=bind_processors,
