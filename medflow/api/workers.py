@@ -2,8 +2,8 @@
 
 Endpoints are synchronous (the database drivers are), so every request hops from the event
 loop to a worker thread and back once. That hop is on every request's path, so it is made
-as cheaply as Python allows: tasks go through one C-implemented SimpleQueue to a pool of
-threads, and the result comes back with one call_soon_threadsafe. asyncio's run_in_executor
+as cheaply as Python allows: a task goes through a C-implemented SimpleQueue to one thread of
+a pool, and the result comes back with one call_soon_threadsafe. asyncio's run_in_executor
 (a ThreadPoolExecutor future chained to an asyncio future) cost ~80 us of CPU per hop here,
 this ~30 us; anyio's to_thread (Starlette's run_in_threadpool) costs more than either.
 Context variables (the request's audit record, principal, workspace) follow the call into the
@@ -15,6 +15,7 @@ its request is cancelled, so a half-done write is always aborted after it return
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import queue
 import threading
@@ -24,26 +25,38 @@ MAX_WORKERS = 40  # as anyio's default limiter: more than the database pool, so 
 
 
 class _Workers:
-    """Threads started on demand, up to `size`, that serve one queue of calls."""
+    """Threads started on demand, up to `size`. A call goes to the thread that went idle last (its
+    stack and the database connection it used last are still warm): after a burst of concurrent
+    clients, a sequential client keeps hitting one thread instead of cycling through all of them."""
 
     def __init__(self, size: int):
         self.size = size
-        self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # one release per thread waiting for work
+        self._idle: list[queue.SimpleQueue] = []  # each idle thread's own inbox; the last one is the warmest
+        self._backlog: collections.deque = collections.deque()  # calls waiting while every thread is busy
         self._started = 0
         self._lock = threading.Lock()
 
     def submit(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, fn: Callable, args: tuple) -> None:
-        self._calls.put((loop, future, contextvars.copy_context(), fn, args))
-        if not self._idle.acquire(blocking=False):
-            with self._lock:
-                if self._started < self.size:
-                    self._started += 1
-                    threading.Thread(target=self._serve, name=f"medflow-worker-{self._started}", daemon=True).start()
+        call = (loop, future, contextvars.copy_context(), fn, args)
+        with self._lock:
+            if self._idle:
+                inbox = self._idle.pop()
+            elif self._started < self.size:
+                self._started += 1
+                inbox, number = None, self._started
+            else:
+                self._backlog.append(call)
+                return
+        if inbox is None:  # a new thread, started outside the lock
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), name=f"medflow-worker-{number}", daemon=True).start()
+        inbox.put(call)
 
-    def _serve(self) -> None:
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        call = inbox.get()
         while True:
-            loop, future, context, fn, args = self._calls.get()
+            loop, future, context, fn, args = call
+            del call  # hold nothing while idle
             try:
                 result, error = context.run(fn, *args), None
             except StopIteration as exc:  # a Future cannot carry one
@@ -51,12 +64,18 @@ class _Workers:
                 error.__cause__ = exc
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
                 result, error = None, exc
+            # Idle again before the result is handed over, so that the caller's next call finds this thread.
+            with self._lock:
+                call = self._backlog.popleft() if self._backlog else None
+                if call is None:
+                    self._idle.append(inbox)
             try:
                 loop.call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:
                 pass  # the loop has closed (shutdown): nobody awaits the result
-            del loop, future, context, fn, args, result, error  # hold nothing while idle
-            self._idle.release()
+            del loop, future, context, fn, args, result, error
+            if call is None:
+                call = inbox.get()
 
 
 def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:

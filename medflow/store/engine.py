@@ -41,6 +41,7 @@ def normalize_url(url: str) -> str:
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
     engine = create_engine(url, poolclass=QueuePool, pool_size=pool_size, max_overflow=0, hide_parameters=True,
+                           pool_use_lifo=True,  # the most recently used connection has the warmest page cache
                            pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
                            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
@@ -79,13 +80,17 @@ class Database:
         else:
             # No pre-ping: it costs a round trip per transaction; a connection the server dropped
             # fails one request (which the mlflow client retries) and is then replaced.
+            # LIFO: the connection used last is used next, so after a burst of concurrent clients a
+            # sequential client keeps reusing one warm connection (and its PostgreSQL backend)
+            # instead of cycling through all of them.
             self._writer = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size,
-                                         pool_recycle=1800, hide_parameters=True)
+                                         pool_recycle=1800, hide_parameters=True, pool_use_lifo=True)
             # Reads run in autocommit: no BEGIN/COMMIT round trips for a request that changes nothing.
             # Their own pool, whose connections stay in autocommit: switching a pooled connection
             # in and out of it on every checkout costs more than the query that follows.
             self._reader = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size,
-                                         pool_recycle=1800, hide_parameters=True, isolation_level="AUTOCOMMIT")
+                                         pool_recycle=1800, hide_parameters=True, isolation_level="AUTOCOMMIT",
+                                         pool_use_lifo=True)
         # Called with the connection just before every write transaction commits: the audit
         # trail appends the request's event here, so a change and its event commit together.
         self.before_commit: list[Callable[[Connection], None]] = []

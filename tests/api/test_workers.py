@@ -76,3 +76,10 @@ def test_a_cancelled_request_leaves_the_worker_usable():
         await asyncio.sleep(0.2)
         return await in_worker(lambda: "next")
     assert run(request()) == "next" and finished.is_set()
+
+
+def test_after_a_burst_a_sequential_client_keeps_one_warm_thread():
+    async def requests():
+        await asyncio.gather(*(in_worker(time.sleep, 0.05) for _ in range(10)))  # ten threads busy at once
+        return {await in_worker(lambda: threading.current_thread().name) for _ in range(20)}
+    assert len(run(requests())) == 1  # the thread that went idle last, every time: not a round robin
