@@ -29,7 +29,8 @@ from bench.servers import PG_ADMIN_URI_DEFAULT, PostgresAdmin, Server, parse_ser
 from bench.workloads import ALL, FULL, QUICK
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-LOG_PATTERN = re.compile(r"Traceback|\bERROR\b|level=error|\" 5\d\d |\b5\d\d -", re.I)
+# ERROR as a log level, not the "uvicorn.error" logger name every uvicorn start-up line carries
+LOG_PATTERN = re.compile(r"Traceback|\bERROR\b|(?i:level=error)|\" 5\d\d |\b5\d\d -")
 
 
 def parse_args(argv=None):
