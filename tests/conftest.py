@@ -57,6 +57,23 @@ def fresh_database(backend: str, data_dir, *, migrate: bool = True):
             admin.drop_database(name)
 
 
+@contextmanager
+def replica_servers(backend: str, data_dir, count: int = 2):
+    """`count` server processes on one new database (dropped afterwards): replicas behind a balancer."""
+    admin = postgres_admin() if backend == "postgresql" else None
+    db_name, db_url = admin.create_database() if admin else (None, servers.sqlite_url(data_dir))
+    started = []
+    try:
+        for i in range(count):
+            started.append(servers.start_server(data_dir / f"replica-{i}", backend, db_url, str(data_dir / "artifacts")))
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+        if db_name:
+            admin.drop_database(db_name)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request) -> str:
     return request.param

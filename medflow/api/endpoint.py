@@ -19,6 +19,7 @@ from starlette.responses import Response
 from medflow.api.request import ApiRequest, read_body
 from medflow.api.workers import in_worker
 from medflow.audit.context import RequestAudit, request_scope
+from medflow.auth import confirmation
 from medflow.auth.middleware import PENDING_KEY, AuthenticationRefused
 from medflow.auth.middleware import SCOPE_KEY as PRINCIPAL_SCOPE_KEY
 from medflow.errors import INTERNAL_ERROR, PERMISSION_DENIED, UNAUTHENTICATED, MedflowError
@@ -98,7 +99,31 @@ def _call(services, request: Request, body: bytes, audit: RequestAudit, method: 
     """An API call in one worker call: credentials (when left to it), request, access check, the
     endpoint, and the response body, encoded here: a 1,000-run search page would hold the event loop."""
     pending = request.scope.get(PENDING_KEY)
-    principal = pending.principal() if pending is not None else request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if pending is None:
+        return _serve(services, request, body, audit, path, method, fn, request.scope.get(PRINCIPAL_SCOPE_KEY))
+    principal = pending.principal(recently_verified=method != "GET")
+    claim = confirmation.current()
+    if claim is None:
+        return _serve(services, request, body, audit, path, method, fn, principal)
+    # A recently verified principal (medflow/auth/confirmation.py): nothing leaves before it is confirmed.
+    try:
+        response, error = _serve(services, request, body, audit, path, method, fn, principal), None
+    except Exception as exc:  # noqa: BLE001 - answered below once the credentials are confirmed
+        response, error = None, exc
+    if not claim.confirmed:
+        principal = pending.reauthenticate()  # refuses (401) if the credentials no longer work
+        if claim.failed or not claim.matches(principal):
+            # The account or the access rules changed since the credentials were verified, and
+            # nothing this request did was committed: serve it again as the principal it is now.
+            audit.restart()
+            return _serve(services, request, body, audit, path, method, fn, principal)
+    if error is not None:
+        raise error
+    return response
+
+
+def _serve(services, request: Request, body: bytes, audit: RequestAudit, path: str, method: str, fn: EndpointFn,
+           principal) -> Response:
     _start(services, audit, principal, request.headers.get("x-mlflow-workspace"))
     api_request = ApiRequest.from_body(request, body)
     describe_resource(audit, api_request.fields, api_request.path_params, path)

@@ -29,6 +29,11 @@ class RequestAudit:
     # Values the PHI guard flagged but let through (warn mode) -> what the trail shows instead.
     redactions: dict[str, str] = field(default_factory=dict)
 
+    def restart(self) -> None:
+        """Forget what a first attempt at the request noted (it committed nothing): it is served again."""
+        fresh = RequestAudit(action=self.action, client_addr=self.client_addr, request_id=self.request_id)
+        self.__dict__.update(fresh.__dict__)
+
     def event(self, *, outcome: str, error_code: str | None, now_ms: int) -> dict:
         details = dict(self.details)
         if self.changes:

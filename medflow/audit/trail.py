@@ -17,6 +17,7 @@ import time
 
 from medflow.audit.context import RequestAudit, current
 from medflow.audit.signing import CheckpointSigner
+from medflow.auth import confirmation
 from medflow.store import audit as audit_store
 from medflow.store.schema import audit_events
 
@@ -44,7 +45,11 @@ class AuditTrail:
         audit = current()
         if audit is None or audit.committed_changes == len(audit.changes):
             return  # outside a request, or nothing new since this request's last event
-        audit_store.append(conn, [audit.event(outcome="success", error_code=None, now_ms=_now_ms())])
+        claim = confirmation.unconfirmed()  # confirmed by the append itself: no round trip of its own
+        seq = audit_store.append(conn, [audit.event(outcome="success", error_code=None, now_ms=_now_ms())],
+                                 confirming=None if claim is None else claim.params())
+        if claim is not None:
+            claim.settle(seq is not None)
         audit.committed_changes = len(audit.changes)
 
     # --- after the request ----------------------------------------------------------------

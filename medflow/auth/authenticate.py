@@ -11,8 +11,9 @@ argon2id costs tens of milliseconds, so a verified password is remembered in mem
 a short time, keyed by an HMAC of the credentials under a per-process random key. Every
 hit is re-checked against the account row: its credential_version changes with any
 password change, lock or deactivation, so every server process refuses the old password
-on the very next request. Tokens are looked up by digest on every request (one query), so a
-revoked or expired token fails at once.
+on the very next request. Tokens are looked up by digest on every request (one query; a write
+request on PostgreSQL may instead confirm them in its own transaction, medflow/auth/confirmation.py),
+so a revoked or expired token fails at once.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 from medflow.auth.cache import ExpiringCache
 from medflow.auth.config import AuthConfig
+from medflow.auth.confirmation import RecentlyVerified
 from medflow.auth.passwords import Passwords
 from medflow.auth.principal import Principal
 from medflow.auth.sessions import COOKIE_NAME, SessionCookies, Signer
@@ -71,12 +73,14 @@ class Authenticator:
         self.db = db
         self.passwords = passwords or Passwords(config)
         self._cache_key = os.urandom(32)
-        self._verified = ExpiringCache()  # HMAC(credentials) -> (account_id, credential_version)
+        self._verified = ExpiringCache()  # HMAC(credentials) -> (account_id, credential_version, password expiry)
         self._principals = ExpiringCache()  # (account_id, external groups) -> _CachedPrincipal
+        self.recent = RecentlyVerified(self._cache_key, enabled=db.dialect == "postgresql")
         self._sessions: SessionCookies | None = None
 
     # --- entry point ---------------------------------------------------------------------------
-    def authenticate(self, headers: dict[str, str], client_addr: str) -> Principal:
+    def authenticate(self, headers: dict[str, str], client_addr: str, *, remember: bool = False) -> Principal:
+        """`remember`: keep a Basic or Bearer principal in `recent` (see medflow/auth/confirmation.py)."""
         headers = {k.lower(): v for k, v in headers.items()}
         proxy_user = headers.get(self.config.auth_proxy_user_header.lower())
         if proxy_user and self.is_trusted_proxy(client_addr):
@@ -93,13 +97,14 @@ class Authenticator:
             raise unauthenticated(MISSING)
         scheme, _, credentials = authorization.partition(" ")
         scheme, credentials = scheme.lower(), credentials.strip()
+        remember_as = authorization if remember else None
         if scheme == "bearer" and credentials:
-            return self._token(credentials, client_addr, username=None, method="bearer")
+            return self._token(credentials, client_addr, username=None, method="bearer", remember_as=remember_as)
         if scheme == "basic" and credentials:
             username, password = self._decode_basic(credentials)
             if looks_like_token(password):
-                return self._token(password, client_addr, username=username, method="basic")
-            return self._password(username, password, client_addr)
+                return self._token(password, client_addr, username=username, method="basic", remember_as=remember_as)
+            return self._password(username, password, client_addr, remember_as=remember_as)
         raise unauthenticated("Unsupported Authorization header: use Basic or Bearer. " + HOW_TO_AUTHENTICATE)
 
     def is_trusted_proxy(self, client_addr: str) -> bool:
@@ -124,7 +129,7 @@ class Authenticator:
         return username, password
 
     # --- passwords -----------------------------------------------------------------------------
-    def _password(self, username: str, password: str, client_addr: str) -> Principal:
+    def _password(self, username: str, password: str, client_addr: str, remember_as: str | None = None) -> Principal:
         key = hmac.new(self._cache_key, f"{username}\0{password}".encode("utf-8", "surrogatepass"),
                        hashlib.sha256).digest()
         cached = self._verified.get(key)
@@ -132,7 +137,7 @@ class Authenticator:
             with self.db.read() as conn:
                 row = store.get_row_with_generation(conn, cached[0])
             if row is not None and row.credential_version == cached[1] and self._usable(row) is None:
-                return self._principal(row, "basic")
+                return self._remembered(remember_as, self._principal(row, "basic"), cached[2])
             self._verified.discard(key)
         with self.db.read() as conn:
             row = store.get_row_by_username(conn, username)
@@ -156,19 +161,29 @@ class Authenticator:
         if row.failed_logins:
             with self.db.write() as conn:
                 store.set_fields(conn, row.account_id, invalidate=False, failed_logins=0)
+        expiry = self._password_expiry(row)
         with self.db.read() as conn:
             row = store.get_row_with_generation(conn, row.account_id)
-        self._verified.put(key, (row.account_id, row.credential_version), self.config.auth_credential_cache_seconds)
-        return self._principal(row, "basic")
+        self._verified.put(key, (row.account_id, row.credential_version, expiry),
+                           self.config.auth_credential_cache_seconds)
+        return self._remembered(remember_as, self._principal(row, "basic"), expiry)
 
     def _lock_expired(self, row) -> bool:
         minutes = self.config.auth_lockout_minutes
         return minutes > 0 and row.locked_time is not None and row.locked_time + minutes * 60_000 <= now_ms()
 
     def _password_expired(self, row) -> bool:
+        expiry = self._password_expiry(row)
+        return expiry is not None and expiry <= now_ms()
+
+    def _password_expiry(self, row) -> int | None:
         days = self.config.auth_password_expiry_days
-        changed = row.password_changed_time or row.creation_time
-        return days > 0 and changed + days * DAY_MS <= now_ms()
+        return (row.password_changed_time or row.creation_time) + days * DAY_MS if days > 0 else None
+
+    def _remembered(self, remember_as: str | None, principal: Principal, valid_until_ms: int | None) -> Principal:
+        if remember_as is not None:
+            self.recent.remember(remember_as, principal, valid_until_ms)
+        return principal
 
     @staticmethod
     def _usable(row) -> str | None:
@@ -199,7 +214,8 @@ class Authenticator:
                                 self.config.auth_lockout_threshold)
 
     # --- tokens --------------------------------------------------------------------------------
-    def _token(self, token: str, client_addr: str, *, username: str | None, method: str) -> Principal:
+    def _token(self, token: str, client_addr: str, *, username: str | None, method: str,
+               remember_as: str | None = None) -> Principal:
         now = now_ms()
         with self.db.read() as conn:
             row = token_store.lookup(conn, digest(token))
@@ -222,7 +238,7 @@ class Authenticator:
         if row.last_used_time is None or row.last_used_time < now - token_store.LAST_USED_RESOLUTION_MS:
             with self.db.write() as conn:
                 token_store.touch(conn, row.token_id, now)
-        return self._principal(row, method, token_id=row.token_id)
+        return self._remembered(remember_as, self._principal(row, method, token_id=row.token_id), row.expiry_time)
 
     # --- SSO and proxy identities ------------------------------------------------------------
     def external_principal(self, username: str, groups: frozenset[str], *, method: str, client_addr: str = "",
@@ -324,7 +340,8 @@ class Authenticator:
                                   auth_method=method, break_glass=break_glass_expiry is not None)
             self._principals.put(key, _CachedPrincipal(row.credential_version, row.generation, break_glass_expiry,
                                                        principal), 3600)
-        return dataclasses.replace(principal, auth_method=method, token_id=token_id, generation=row.generation)
+        return dataclasses.replace(principal, auth_method=method, token_id=token_id, generation=row.generation,
+                                   credential_version=row.credential_version)
 
 
 def request_workspace(principal: Principal, header_value: str | None) -> str:

@@ -30,6 +30,7 @@ from starlette.responses import Response
 
 from medflow.api.workers import in_worker
 from medflow.audit.context import RequestAudit
+from medflow.auth import confirmation
 from medflow.auth.authenticate import Authenticator, _cookie
 from medflow.auth.principal import Principal
 from medflow.auth.sessions import COOKIE_NAME, Session, SessionCookies, Signer
@@ -91,14 +92,34 @@ class PendingAuthentication:
     client_addr: str
     scope: dict
 
-    def principal(self) -> Principal:
+    def principal(self, *, recently_verified: bool = False) -> Principal:
         """The request's principal, now also in the scope and in current_principal(); raises
-        AuthenticationRefused (call inside the worker call that serves the request)."""
+        AuthenticationRefused (call inside the worker call that serves the request).
+
+        `recently_verified`: a principal this process verified moments ago will do, under a Claim
+        that the request must confirm (medflow/auth/confirmation.py)."""
+        confirmation.clear()
+        if recently_verified:
+            principal = self.authenticator.recent.get(self.headers.get("authorization", ""))
+            if principal is not None:
+                confirmation.start(principal)
+                return self._acting_as(principal)
+        return self._authenticated(remember=recently_verified)
+
+    def reauthenticate(self) -> Principal:
+        """The look-up a Claim stood in for, as current_principal() from now on (and remembered anew)."""
+        confirmation.clear()
+        return self._authenticated(remember=True)
+
+    def _authenticated(self, *, remember: bool) -> Principal:
         try:
-            principal = self.authenticator.authenticate(self.headers, self.client_addr)
+            principal = self.authenticator.authenticate(self.headers, self.client_addr, remember=remember)
         except MedflowError as exc:
             _audit_refusal(self.scope, self.headers, self.client_addr, exc)
             raise AuthenticationRefused(exc) from None
+        return self._acting_as(principal)
+
+    def _acting_as(self, principal: Principal) -> Principal:
         self.scope[SCOPE_KEY] = principal
         _current.set(principal)  # the worker call runs in a copy of the request's context
         return principal

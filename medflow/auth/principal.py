@@ -25,6 +25,7 @@ class Principal:
     # The auth generation read when this request was authenticated: it changes with every
     # membership or grant change, so grants cached under it are still current.
     generation: int = 0
+    credential_version: int = 0  # the account's, when this request was authenticated
 
     @property
     def is_admin(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from medflow.artifacts import ArtifactStore, open_artifact_store
 from medflow.audit.signing import CheckpointSigner
 from medflow.audit.trail import AuditTrail
+from medflow.auth import confirmation
 from medflow.config import Settings
 from medflow.store.engine import Database
 
@@ -33,6 +34,8 @@ class Services:
                                  flush_interval=settings.audit_flush_interval,
                                  checkpoint_interval=settings.audit_checkpoint_interval)
                       if settings.audit_enabled else None)
+        # After the trail's hook: confirms a recently verified principal in a transaction that appended no event.
+        db.before_commit.append(confirmation.before_commit)
         self.access = Access(self)
         self.phi = PhiService(self)
         self.experiments = ExperimentService(self)

@@ -6,6 +6,7 @@ from typing import Iterator
 from sqlalchemy import Connection, Text, bindparam, func, insert, select
 
 from medflow.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_details, event_hash, hashed_tail
+from medflow.store.accounts_current import CREDENTIALS_CURRENT
 from medflow.store.direct import DirectStatement
 from medflow.store.schema import audit_checkpoints, audit_events
 
@@ -36,18 +37,31 @@ def locked_head(conn: Connection) -> tuple[int, str]:
 
 # PostgreSQL, one event (every write request): lock, head and insert in one round trip (migration 0006).
 _EVENT_FIELDS = HASHED_FIELDS[1:]
-_PG_APPEND_ONE = DirectStatement(select(func.medflow_audit_append(
-    *(bindparam(f, type_=audit_events.c[f].type) for f in _EVENT_FIELDS), bindparam("hashed_tail", type_=Text()))))
+_PG_APPEND_ONE_CALL = select(func.medflow_audit_append(
+    *(bindparam(f, type_=audit_events.c[f].type) for f in _EVENT_FIELDS), bindparam("hashed_tail", type_=Text())))
+_PG_APPEND_ONE = DirectStatement(_PG_APPEND_ONE_CALL)
+# The same, only if the request's credentials are still current (medflow/auth/confirmation.py):
+# without a row nothing was appended. PostgreSQL evaluates this WHERE before the select list.
+_PG_APPEND_ONE_CONFIRMING = DirectStatement(_PG_APPEND_ONE_CALL.where(CREDENTIALS_CURRENT))
 
 
-def append(conn: Connection, events: list[dict]) -> int:
-    """Extend the chain with `events` inside the caller's transaction; returns the last seq."""
+def append(conn: Connection, events: list[dict], *, confirming: dict | None = None) -> int | None:
+    """Extend the chain with `events` inside the caller's transaction; returns the last seq.
+
+    `confirming` (PostgreSQL, one event): the parameters of accounts_current.CREDENTIALS_CURRENT;
+    the event is appended, in the same statement, only if they are still current (else: None)."""
     if not events:
         return 0
     if len(events) == 1 and conn.dialect.name == "postgresql":
         row = dict(events[0], details=canonical_details(events[0].get("details") or {}))
         params = {f: row.get(f) for f in _EVENT_FIELDS}
-        return _PG_APPEND_ONE.first(conn, {**params, "hashed_tail": hashed_tail(row)})[0]
+        params["hashed_tail"] = hashed_tail(row)
+        if confirming is None:
+            return _PG_APPEND_ONE.first(conn, params)[0]
+        appended = _PG_APPEND_ONE_CONFIRMING.first(conn, {**params, **confirming})
+        return None if appended is None else appended[0]
+    if confirming is not None:
+        raise ValueError("credentials are confirmed with one event on PostgreSQL only")
     seq, prev = locked_head(conn)
     rows = []
     for event in events:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import postgres_admin
-from tests.servers import sqlite_url, start_server
+from tests.conftest import replica_servers
 
 WORKSPACE = "ward-7"
 USER, PASSWORD = "ward7.scientist", "ward seven data scientist pw"
@@ -22,19 +21,8 @@ API = "/2.0/mlflow"
 @pytest.fixture(scope="module")
 def replicas(backend, tmp_path_factory):
     """Two server processes (a, b) on one database."""
-    data_dir = tmp_path_factory.mktemp(f"grant-cache-{backend}")
-    admin = postgres_admin() if backend == "postgresql" else None
-    db_name, db_url = admin.create_database() if admin else (None, sqlite_url(data_dir))
-    servers = []
-    try:
-        for name in ("a", "b"):
-            servers.append(start_server(data_dir / name, backend, db_url, str(data_dir / "artifacts")))
+    with replica_servers(backend, tmp_path_factory.mktemp(f"grant-cache-{backend}")) as servers:
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
-        if db_name:
-            admin.drop_database(db_name)
 
 
 def as_admin(server, method, path, **kwargs):
