@@ -29,8 +29,11 @@ log = logging.getLogger("medflow.api")
 EndpointFn = Callable[[Any, ApiRequest], Any]
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)  # built once: json.dumps builds one per call
+
+
 def json_response(payload: Any, status: int = 200) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+    body = _JSON.encode(payload).encode()
     return Response(body, status_code=status, media_type="application/json")
 
 
@@ -176,7 +179,7 @@ class Endpoint:
                     response = error_response(exc, audit.request_id)
             if trail is not None:
                 trail.finish(audit, outcome=outcome, error_code=error_code)
-            response.headers["X-Request-Id"] = audit.request_id
+            response.raw_headers.append((b"x-request-id", audit.request_id.encode()))
             return response
 
         handler.defers_authentication = not raw  # see medflow/api/dispatch.py

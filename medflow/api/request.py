@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from medflow.errors import BAD_REQUEST, MedflowError
 from medflow.services.numbers import parse_double, parse_int64, type_error as _type_error
@@ -166,19 +166,25 @@ def _refuse_unstorable_in(document) -> None:
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The body of a call (GET fields are in the query string: none), refused above `max_bytes`."""
+    """The body of a call (GET fields are in the query string: none), refused above `max_bytes`.
+    Read from the ASGI messages directly: Starlette's stream() generator costs more than the read."""
     if request.method == "GET":
         return b""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise MedflowError.invalid(_too_large(max_bytes))
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    receive, chunks, size = request.receive, [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
             raise MedflowError.invalid(_too_large(max_bytes))
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_large(max_bytes: int) -> str:

@@ -12,8 +12,13 @@ HASHED_FIELDS = ("seq", "event_time", "request_id", "actor", "actor_id", "auth_m
                  "error_code", "details")
 
 
+# Built once (json.dumps with options builds an encoder per call; these run in every write request).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_details(details: dict) -> str:
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(details)
 
 
 def event_hash(event: dict, prev_hash: str) -> str:
@@ -25,4 +30,4 @@ def event_hash(event: dict, prev_hash: str) -> str:
 def hashed_tail(event: dict) -> str:
     """That array's text after seq: `event_time,...,details]`. PostgreSQL appends an event from it
     (medflow_audit_append in migration 0006), which knows prev_hash and seq only once it holds the chain lock."""
-    return json.dumps([event.get(f) for f in HASHED_FIELDS[1:]], separators=(",", ":"), ensure_ascii=False)[1:]
+    return _COMPACT.encode([event.get(f) for f in HASHED_FIELDS[1:]])[1:]
