@@ -64,10 +64,8 @@ class Claim:
 _claim: ContextVar[Claim | None] = ContextVar("medflow_credentials_claim", default=None)
 
 
-def start(principal: Principal) -> Claim:
-    claim = Claim(principal)
-    _claim.set(claim)
-    return claim
+def start(principal: Principal) -> None:
+    _claim.set(Claim(principal))
 
 
 def current() -> Claim | None:
