@@ -1,6 +1,7 @@
 """medflow server: run the tracking server and model registry."""
 from __future__ import annotations
 
+import gc
 import logging
 
 import click
@@ -47,11 +48,18 @@ def server(host, port, data_dir, backend_store_uri, artifacts_destination) -> No
                    "\"username\": \"admin\", \"password\": \"<12+ characters>\"}'")
     click.echo(f"MedFlow listening on http://{settings.host}:{settings.port} "
                f"(store: {services.db.dialect}, artifacts: {settings.artifacts_destination})")
+    app = create_app(settings, services)
+    # What is loaded by now (modules, SQLAlchemy's metadata, the services) lives as long as the
+    # process: frozen out of the cyclic collector, a full collection no longer walks it — ~80 ms
+    # each time, every ~0.4 s under log-batch load, and ~10 ms frozen. Collected first: no garbage
+    # is frozen.
+    gc.collect()
+    gc.freeze()
     # One process, one listener: no multi-worker socket sharing, so TCP_NODELAY stays set
     # on every connection (MLflow's default server loses ~45 ms per keep-alive request).
     # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For
     # of any connection from 127.0.0.1, and the address decides who is a trusted proxy
     # (MEDFLOW_AUTH_TRUSTED_PROXIES) and what the audit trail records. Only the TCP peer counts.
     # log_config=None: uvicorn's own messages go through the same handler and formatter.
-    uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_config=None,
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 log_level=settings.log_level, access_log=False, server_header=False, proxy_headers=False)
