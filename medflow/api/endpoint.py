@@ -122,6 +122,7 @@ def _call(services, request: Request, body: bytes, audit: RequestAudit, method: 
             return _serve(services, request, body, audit, path, method, fn, principal)
     if error is not None:
         raise error
+    pending.confirmed(claim)  # its own grant moved the generation: the next write is confirmed at it
     return response
 
 

@@ -47,7 +47,7 @@ class AuditTrail:
             return  # outside a request, or nothing new since this request's last event
         claim = confirmation.unconfirmed()  # confirmed by the append itself: no round trip of its own
         seq = audit_store.append(conn, [audit.event(outcome="success", error_code=None, now_ms=_now_ms())],
-                                 confirming=None if claim is None else claim.params())
+                                 confirming=None if claim is None else claim.params(conn))
         if claim is not None:
             claim.settle(seq is not None)
         audit.committed_changes = len(audit.changes)

@@ -37,6 +37,15 @@ class ExpiringCache:
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
+    def replace(self, key: Hashable, old: Any, new: Any) -> bool:
+        """Swap an unexpired entry's value, if it is still `old`, keeping when it expires."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[1] is not old or item[0] < time.monotonic():
+                return False
+            self._items[key] = (item[0], new)
+            return True
+
     def discard(self, key: Hashable) -> None:
         with self._lock:
             self._items.pop(key, None)

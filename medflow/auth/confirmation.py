@@ -6,14 +6,18 @@ PostgreSQL whose Authorization header this process verified less than RECENT_SEC
 that check into its own write transaction instead of a round trip of its own: it starts as the
 principal verified then, and its audit event is appended — in the same statement — only if the
 token, the account (status, lock, credential_version) and the auth generation are still as they
-were (store/accounts_current.py). A write transaction without an audit event runs the check on
-its own before it commits. A request that commits nothing is checked by the usual look-up before
+were (store/accounts_current.py) — the generation as this transaction left it when its own change
+moved it (creating an experiment or a model grants the creator MANAGE); when that change touched
+no principal, the remembered principal moves to that generation too, so the next create is not
+mistaken for one made under changed rules. A write transaction without an audit event runs the
+check on its own before it commits. A request that commits nothing is checked by the usual look-up before
 its answer is sent. When the check fails nothing the request did has been committed, and the
 request is answered as a fresh one: refused (401), or served again as the current principal
 (medflow/api/endpoint.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import time
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 
 from medflow.auth.cache import ExpiringCache
 from medflow.auth.principal import Principal
-from medflow.store import accounts_current
+from medflow.store import accounts, accounts_current
 
 RECENT_SECONDS = 30  # bounds how stale a token's last-used time and a cached principal can get
 
@@ -41,11 +45,17 @@ class Claim:
     principal: Principal
     confirmed: bool = False
     failed: bool = False
+    # The generation the confirming transaction left, when it moved it itself without changing any
+    # principal: the remembered principal is current at it (RecentlyVerified.advance).
+    advanced_generation: int | None = None
 
-    def params(self) -> dict:
+    def params(self, conn) -> dict:
+        """What store/accounts_current.py checks, in the transaction `conn` is about to commit."""
         p = self.principal
+        generation, principal_unchanged = accounts.generation_at_commit(conn, p.generation)
+        self.advanced_generation = generation if generation != p.generation and principal_unchanged else None
         return {"confirm_account_id": p.account_id, "confirm_credential_version": p.credential_version,
-                "confirm_generation": p.generation, "confirm_token_id": p.token_id, "confirm_now": now_ms()}
+                "confirm_generation": generation, "confirm_token_id": p.token_id, "confirm_now": now_ms()}
 
     def settle(self, current: bool) -> None:
         if current:
@@ -85,7 +95,7 @@ def before_commit(conn) -> None:
     """Database.write() hook, after the audit trail's: a write transaction that appended no event."""
     claim = unconfirmed()
     if claim is not None:
-        claim.settle(not claim.failed and accounts_current.still_current(conn, claim.params()))
+        claim.settle(not claim.failed and accounts_current.still_current(conn, claim.params(conn)))
 
 
 class RecentlyVerified:
@@ -104,6 +114,15 @@ class RecentlyVerified:
         """`valid_until_ms`: when the credentials lapse on their own (token or password expiry)."""
         if self._enabled and authorization and not principal.break_glass:  # an elevation is checked every time
             self._entries.put(self._digest(authorization), (principal, valid_until_ms), RECENT_SECONDS)
+
+    def advance(self, authorization: str, principal: Principal, generation: int) -> None:
+        """`principal`, remembered for `authorization`, was confirmed by a transaction that moved the
+        generation to `generation` without changing any principal: remembered at it, until the time
+        it was remembered for (a later look-up still refreshes the token's last-used time)."""
+        key = self._digest(authorization)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is principal:
+            self._entries.replace(key, entry, (dataclasses.replace(principal, generation=generation), entry[1]))
 
     def get(self, authorization: str) -> Principal | None:
         if not self._enabled or not authorization:

@@ -106,6 +106,12 @@ class PendingAuthentication:
                 return self._acting_as(principal)
         return self._authenticated(remember=recently_verified)
 
+    def confirmed(self, claim: confirmation.Claim) -> None:
+        """The request's Claim was confirmed by a transaction that moved the auth generation itself."""
+        if claim.confirmed and claim.advanced_generation is not None:
+            self.authenticator.recent.advance(self.headers.get("authorization", ""), claim.principal,
+                                              claim.advanced_generation)
+
     def reauthenticate(self) -> Principal:
         """The look-up a Claim stood in for, as current_principal() from now on (and remembered anew)."""
         confirmation.clear()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import secrets
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -53,10 +55,47 @@ def seed_defaults(conn: Connection, now: int) -> None:
                                                creation_time=now))
 
 
-def bump_generation(conn: Connection) -> None:
-    """Membership or a grant changed: cached principals and grants are re-read on their next request."""
-    conn.execute(update(auth_state).where(auth_state.c.id == 1)
-                 .values(generation=auth_state.c.generation + 1))
+_BUMP = (update(auth_state).where(auth_state.c.id == 1).values(generation=auth_state.c.generation + 1)
+         .returning(auth_state.c.generation))
+
+
+@dataclass(frozen=True)
+class _OwnBumps:
+    """How the current write transaction moved the generation (kept per request context)."""
+    transaction: object
+    first: int                   # the generation its first bump moved the counter to
+    last: int
+    principals_unaffected: bool  # every bump was of grants or model names, none of a principal
+
+
+_own_bumps: ContextVar[_OwnBumps | None] = ContextVar("medflow_own_generation_bumps", default=None)
+
+
+def bump_generation(conn: Connection, *, principals_unaffected: bool = False) -> None:
+    """Membership or a grant changed: cached principals and grants are re-read on their next request.
+
+    `principals_unaffected`: what changed is a grant or which model a name means, nothing a
+    Principal carries (roles, groups, workspaces, break-glass)."""
+    generation = conn.execute(_BUMP).scalar_one()
+    transaction, seen = conn.get_transaction(), _own_bumps.get()
+    if seen is not None and seen.transaction is transaction:
+        _own_bumps.set(_OwnBumps(transaction, seen.first, generation,
+                                 seen.principals_unaffected and principals_unaffected))
+    else:
+        _own_bumps.set(_OwnBumps(transaction, generation, generation, principals_unaffected))
+
+
+def generation_at_commit(conn: Connection, verified: int) -> tuple[int, bool]:
+    """The generation a principal verified at `verified` must find when this transaction commits,
+    and whether that principal is still exactly right at that generation.
+
+    Unchanged, unless this transaction moved it itself (creating an experiment grants its creator
+    MANAGE) and nothing else had moved it first: its first bump found `verified` and took the row
+    lock, so no other transaction can move it before this one commits."""
+    own = _own_bumps.get()
+    if own is not None and own.transaction is conn.get_transaction() and own.first == verified + 1:
+        return own.last, own.principals_unaffected
+    return verified, True
 
 
 def generation_subquery():

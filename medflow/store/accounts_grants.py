@@ -42,7 +42,7 @@ def grant(conn: Connection, *, resource_type: str, resource_id: str, kind: str, 
     conn.execute(insert(resource_grants).values(resource_type=resource_type, resource_id=resource_id,
                                                 grantee_kind=kind, grantee_id=grantee_id, permission=permission,
                                                 granted_time=now, granted_by=granted_by))
-    bump_generation(conn)  # servers cache grants per generation
+    bump_generation(conn, principals_unaffected=True)  # servers cache grants per generation
     return True
 
 
@@ -65,7 +65,7 @@ def drop_resource_grants(conn: Connection, resource_type: str, resource_id) -> i
 def _delete_grants(conn: Connection, cond: list) -> int:
     removed = conn.execute(delete(resource_grants).where(*cond)).rowcount
     if removed:
-        bump_generation(conn)  # servers cache grants per generation
+        bump_generation(conn, principals_unaffected=True)  # servers cache grants per generation
     return removed
 
 

@@ -86,7 +86,7 @@ def rename(conn: Connection, pk: int, new_name: str, now: int) -> None:
     # as MLflow: a rename counts as an update of every version
     conn.execute(update(model_versions).where(model_versions.c.model_pk == pk)
                  .values(last_updated_timestamp=now))
-    bump_generation(conn)  # servers cache which model a name means per auth generation
+    bump_generation(conn, principals_unaffected=True)  # servers cache which model a name means per generation
 
 
 def set_description(conn: Connection, pk: int, description: str | None, now: int) -> None:
@@ -101,7 +101,7 @@ def delete_model(conn: Connection, pk: int) -> None:
     conn.execute(delete(model_versions).where(model_versions.c.model_pk == pk))
     conn.execute(delete(registered_model_tags).where(registered_model_tags.c.model_pk == pk))
     conn.execute(delete(registered_models).where(registered_models.c.id == pk))
-    bump_generation(conn)  # servers cache which model a name means per auth generation
+    bump_generation(conn, principals_unaffected=True)  # servers cache which model a name means per generation
 
 
 def set_tag(conn: Connection, pk: int, key: str, value: str) -> None:

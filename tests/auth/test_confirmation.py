@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from medflow.auth import confirmation
 from medflow.auth.middleware import AuthenticationRefused, PendingAuthentication
+from medflow.store import accounts as account_store
 from medflow.store.schema_accounts import accounts
 from tests.auth.conftest import PASSWORD, unique
 
@@ -29,6 +30,16 @@ def request(auth, headers):
     pending = PendingAuthentication(auth.authenticator, headers, "127.0.0.1",
                                     {"app": SimpleNamespace(state=SimpleNamespace())})
     return lambda fn: contextvars.copy_context().run(fn, pending)
+
+
+def verified_token_user(auth, name):
+    """A data scientist's token, verified once (so remembered on PostgreSQL): (request runner, header)."""
+    auth.accounts.create_user(name, PASSWORD, actor="t", roles=["data_scientist"])
+    secret, _ = auth.accounts.create_token(name, "nightly", days=1)
+    header = f"Bearer {secret}"
+    run = request(auth, {"authorization": header})
+    run(lambda p: p.principal(recently_verified=True))
+    return run, header
 
 
 def display_name(db, username):
@@ -74,10 +85,7 @@ def test_a_write_after_a_revocation_commits_nothing(db, auth, via):
 
 def test_a_write_with_unchanged_credentials_is_confirmed_by_its_transaction(db, auth):
     name = unique("confirm-ok")
-    auth.accounts.create_user(name, PASSWORD, actor="t", roles=["data_scientist"])
-    secret, _ = auth.accounts.create_token(name, "nightly", days=1)
-    run = request(auth, {"authorization": f"Bearer {secret}"})
-    run(lambda p: p.principal(recently_verified=True))
+    run, _ = verified_token_user(auth, name)
 
     def write(pending):
         pending.principal(recently_verified=True)
@@ -89,3 +97,62 @@ def test_a_write_with_unchanged_credentials_is_confirmed_by_its_transaction(db, 
     assert (claim is not None and claim.confirmed) == (db.dialect == "postgresql")
     # a GET never uses a remembered principal
     assert run(lambda p: (p.principal(recently_verified=False), confirmation.current())[1]) is None
+
+
+def bump(db):
+    with db.write() as conn:
+        account_store.bump_generation(conn)
+
+
+def grant_and_rename(db, username, value, *, bump_elsewhere=False, principals_unaffected=False):
+    """A write that moves the auth generation itself, as a create that grants its creator does."""
+    if bump_elsewhere:  # another request (its own context) changes the access rules first
+        contextvars.Context().run(bump, db)
+    with db.write() as conn:
+        account_store.bump_generation(conn, principals_unaffected=principals_unaffected)
+        conn.execute(update(accounts).where(accounts.c.username == username).values(display_name=value))
+
+
+@pytest.mark.parametrize("bump_elsewhere", [False, True])
+def test_a_write_that_moves_the_generation_itself_is_confirmed_once(db, auth, bump_elsewhere):
+    name = unique("confirm-own-bump")
+    run, _ = verified_token_user(auth, name)
+
+    def write(pending):
+        pending.principal(recently_verified=True)
+        claim = confirmation.current()
+        try:
+            grant_and_rename(db, name, "own bump", bump_elsewhere=bump_elsewhere)
+        except confirmation.CredentialsChanged:
+            pass
+        return claim
+
+    claim = run(write)
+    if db.dialect == "sqlite":
+        assert claim is None and display_name(db, name) == "own bump"  # looked up, never claimed
+    elif bump_elsewhere:  # the rules changed under the request: nothing it did commits
+        assert claim.failed and display_name(db, name) != "own bump"
+    else:  # its own change is not mistaken for someone else's: committed on the first attempt
+        assert claim.confirmed and not claim.failed and display_name(db, name) == "own bump"
+
+
+@pytest.mark.parametrize("principals_unaffected", [True, False])
+def test_the_remembered_principal_follows_only_changes_no_principal_sees(db, auth, principals_unaffected):
+    name = unique("confirm-advance")
+    run, header = verified_token_user(auth, name)
+    verified = run(lambda p: p.principal(recently_verified=False)).generation
+
+    def write(pending):
+        pending.principal(recently_verified=True)
+        grant_and_rename(db, name, "advanced", principals_unaffected=principals_unaffected)
+        if confirmation.current() is not None:  # as medflow/api/endpoint.py does once the request is served
+            pending.confirmed(confirmation.current())
+
+    run(write)
+    remembered = auth.authenticator.recent.get(header)
+    if db.dialect == "sqlite":  # every request looks its credentials up: nothing is remembered
+        assert remembered is None and display_name(db, name) == "advanced"
+    elif principals_unaffected:  # a grant: the next write is confirmed at the generation it left
+        assert remembered.generation == verified + 1
+    else:  # roles, groups or workspaces may have changed: the next write is looked up again
+        assert remembered.generation == verified

@@ -132,3 +132,19 @@ def test_a_role_change_through_another_server_holds_on_the_next_write(replicas, 
     # one event per request, with its final outcome: none left behind by a first attempt
     assert [e["outcome"] for e in events_of(a, denied.headers["X-Request-Id"])] == ["denied"]
     assert [e["outcome"] for e in events_of(a, allowed.headers["X-Request-Id"])] == ["success"]
+
+
+def test_a_create_that_grants_its_creator_commits_on_its_first_attempt(replicas, user):
+    # Creating an experiment or a model grants the creator MANAGE, which moves the auth generation
+    # in the create's own transaction; that is not a change under the request. PostgreSQL hands out
+    # an id to every attempt, rolled back or not: consecutive ids mean nothing was tried twice.
+    _, b = replicas
+    auth = (USER, PASSWORD)
+    ids = []
+    for _ in range(3):  # the first verifies the password; the next two are confirmed at commit
+        created = requests.post(b.url + API + "/experiments/create", auth=auth, timeout=30,
+                                json={"name": f"icu-once-{time.monotonic_ns()}"})
+        assert created.status_code == 200, created.text
+        ids.append(int(created.json()["experiment_id"]))
+        assert [e["outcome"] for e in events_of(b, created.headers["X-Request-Id"])] == ["success"]
+    assert ids == list(range(ids[0], ids[0] + 3))
