@@ -13,7 +13,8 @@ from medflow.store.schema import audit_checkpoints, audit_events
 _PG_CHAIN_LOCK = 0x6D65_6466  # "medf": one advisory lock orders every append across processes
 
 
-_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+_HEAD = DirectStatement(select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1))
+_INSERT_ONE = DirectStatement(insert(audit_events))
 # PostgreSQL: lock and head in one round trip (this runs in every write transaction). In a
 # multi-statement query each statement takes its own snapshot (READ COMMITTED), so the SELECT,
 # run once the lock is granted, sees the append of the transaction that released it.
@@ -31,7 +32,7 @@ def locked_head(conn: Connection) -> tuple[int, str]:
             cur.nextset()
             row = cur.fetchone()
     else:
-        row = conn.execute(_HEAD).first()
+        row = _HEAD.first(conn, {})
     return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
 
@@ -70,7 +71,10 @@ def append(conn: Connection, events: list[dict], *, confirming: dict | None = No
         row["prev_hash"] = prev
         row["hash"] = prev = event_hash(row, prev)
         rows.append(row)
-    conn.execute(insert(audit_events), rows)
+    if len(rows) == 1:  # a SQLite write request's own event
+        _INSERT_ONE.first(conn, {f: rows[0].get(f) for f in HASHED_FIELDS + ("prev_hash", "hash")})
+    else:
+        conn.execute(insert(audit_events), rows)
     return seq
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (Connection, Integer, bindparam, case, func, literal_colu
                         tuple_, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from medflow.store.direct import DirectStatement
 from medflow.store.schema import latest_metrics, metrics
 
 
@@ -70,14 +71,16 @@ def wire_value_json(value: float, is_nan: bool) -> str:
 
 # --- writing ----------------------------------------------------------------------------
 
-_INSERT_IF_NEW_TO_ACTIVE_RUN = text(
+# On the driver (store/direct.py): this and the latest-value upsert are every log-metric call's work.
+_INSERT_IF_NEW_TO_ACTIVE_RUN = DirectStatement(text(
     "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) "
     "SELECT CAST(:r AS VARCHAR(32)), CAST(:k AS VARCHAR(250)), CAST(:s AS BIGINT), CAST(:t AS BIGINT), "
     "CAST(:v AS DOUBLE PRECISION), CAST(:n AS BOOLEAN), NULL, CAST(:dn AS VARCHAR(500)), "
     "CAST(:dd AS VARCHAR(36)) WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = CAST(:r AS VARCHAR(32)) "
     "AND lifecycle_stage = 'active') AND NOT EXISTS (SELECT 1 FROM metrics WHERE run_uuid = CAST(:r AS VARCHAR(32)) "
     "AND key = CAST(:k AS VARCHAR(250)) AND step = CAST(:s AS BIGINT) AND timestamp = CAST(:t AS BIGINT) "
-    "AND value = CAST(:v AS DOUBLE PRECISION) AND is_nan = CAST(:n AS BOOLEAN))")
+    "AND value = CAST(:v AS DOUBLE PRECISION) AND is_nan = CAST(:n AS BOOLEAN)) RETURNING 1"
+).columns(inserted=Integer))
 _EXISTING_POINT = select(metrics.c.key, metrics.c.step, metrics.c.timestamp, metrics.c.value,
                          metrics.c.is_nan, metrics.c.model_id).where(
     metrics.c.run_uuid == bindparam("r"), metrics.c.key == bindparam("k"),
@@ -108,9 +111,9 @@ def log_point_to_active_run(conn: Connection, run_id: str, p: Point) -> bool:
     """log-metric in as few round trips as possible: insert the point if the run is active and the
     point not yet stored, then advance the latest value. False: nothing written (the caller finds
     out whether the run is missing or deleted, or the point was already there)."""
-    inserted = conn.execute(_INSERT_IF_NEW_TO_ACTIVE_RUN, {
+    inserted = _INSERT_IF_NEW_TO_ACTIVE_RUN.first(conn, {
         "r": run_id, "k": p.key, "s": p.step, "t": p.timestamp, "v": p.value, "n": p.is_nan,
-        "dn": p.dataset_name, "dd": p.dataset_digest}).rowcount == 1
+        "dn": p.dataset_name, "dd": p.dataset_digest}) is not None
     if inserted:
         _advance_latest(conn, run_id, [p])
     return inserted
@@ -171,21 +174,25 @@ def _advance_latest(conn: Connection, run_id: str, points: list[Point]) -> None:
             best[p.key] = p
     rows = [{"run_uuid": run_id, "key": p.key, "step": p.step, "timestamp": p.timestamp,
              "value": p.value, "is_nan": p.is_nan} for p in best.values()]
-    conn.execute(_latest_upsert(conn.dialect.name), rows)
+    upsert = _latest_upsert(conn.dialect.name)
+    if len(rows) == 1:
+        upsert.first(conn, rows[0])
+    else:
+        conn.execute(upsert.statement, rows)
 
 
-_UPSERTS: dict[str, object] = {}
+_UPSERTS: dict[str, DirectStatement] = {}
 
 
-def _latest_upsert(dialect: str):
+def _latest_upsert(dialect: str) -> DirectStatement:
     """INSERT ... ON CONFLICT DO UPDATE ... WHERE the new point is later (built once per dialect)."""
     if dialect not in _UPSERTS:
         stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(latest_metrics)
         new, old = stmt.excluded, latest_metrics.c
-        _UPSERTS[dialect] = stmt.on_conflict_do_update(
+        _UPSERTS[dialect] = DirectStatement(stmt.on_conflict_do_update(
             index_elements=["run_uuid", "key"],
             set_={"step": new.step, "timestamp": new.timestamp, "value": new.value, "is_nan": new.is_nan},
-            where=tuple_(new.step, new.timestamp, new.value) > tuple_(old.step, old.timestamp, old.value))
+            where=tuple_(new.step, new.timestamp, new.value) > tuple_(old.step, old.timestamp, old.value)))
     return _UPSERTS[dialect]
 
 
