@@ -10,10 +10,10 @@ were (store/accounts_current.py) — the generation as this transaction left it 
 moved it (creating an experiment or a model grants the creator MANAGE); when that change touched
 no principal, the remembered principal moves to that generation too, so the next create is not
 mistaken for one made under changed rules. A write transaction without an audit event runs the
-check on its own before it commits. A request that commits nothing is checked by the usual look-up before
-its answer is sent. When the check fails nothing the request did has been committed, and the
-request is answered as a fresh one: refused (401), or served again as the current principal
-(medflow/api/endpoint.py).
+check on its own before it commits. A request that commits nothing is checked by the usual
+look-up before its answer is sent. When the check fails nothing the request did has been
+committed, and the request is answered as a fresh one: refused (401), or served again as the
+current principal (medflow/api/endpoint.py).
 """
 from __future__ import annotations
 

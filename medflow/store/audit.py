@@ -71,7 +71,7 @@ def append(conn: Connection, events: list[dict], *, confirming: dict | None = No
         row["prev_hash"] = prev
         row["hash"] = prev = event_hash(row, prev)
         rows.append(row)
-    if len(rows) == 1:  # a SQLite write request's own event
+    if len(rows) == 1:  # one event: on SQLite, every write request's own
         _INSERT_ONE.first(conn, {f: rows[0].get(f) for f in HASHED_FIELDS + ("prev_hash", "hash")})
     else:
         conn.execute(insert(audit_events), rows)
